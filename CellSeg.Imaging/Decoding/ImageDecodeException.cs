@@ -1,0 +1,37 @@
+namespace CellSeg.Imaging.Decoding;
+
+/// <summary>The single exception type that header reading and decoding throw for bad input.</summary>
+public sealed class ImageDecodeException : Exception
+{
+    public ImageDecodeException()
+        : this(ImageDecodeError.Corrupt, "The image could not be decoded.")
+    {
+    }
+
+    public ImageDecodeException(string reason)
+        : this(ImageDecodeError.Corrupt, reason)
+    {
+    }
+
+    public ImageDecodeException(string reason, Exception innerException)
+        : this(ImageDecodeError.Corrupt, reason, innerException)
+    {
+    }
+
+    public ImageDecodeException(ImageDecodeError error, string reason, Exception? innerException = null)
+        : base(reason, innerException)
+    {
+        Error = error;
+        Reason = reason;
+    }
+
+    public ImageDecodeException(ImageDecodeFailure failure)
+        : this(failure.Error, failure.Reason)
+    {
+    }
+
+    public ImageDecodeError Error { get; }
+
+    /// <summary>A sentence fit to show the person who uploaded the file.</summary>
+    public string Reason { get; }
+}

@@ -1,0 +1,10 @@
+namespace CellSeg.Imaging.Decoding;
+
+/// <summary>Container formats the decoder accepts, recognised by their magic bytes.</summary>
+public enum ImageFormat
+{
+    Png,
+    Jpeg,
+    Bmp,
+    Tiff,
+}
