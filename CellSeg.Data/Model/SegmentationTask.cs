@@ -1,0 +1,34 @@
+namespace CellSeg.Data.Model;
+
+/// <summary>
+/// One request to segment one image with one model. Postgres holds it as the truth; the queue only dispatches it.
+/// </summary>
+public sealed class SegmentationTask
+{
+    public Guid Id { get; set; } = Guid.CreateVersion7();
+    public Guid ImageId { get; set; }
+    public Guid ProjectId { get; set; }
+    public Guid OwnerId { get; set; }
+    public Guid? BatchId { get; set; }
+    public required string Model { get; set; }
+    public float Threshold { get; set; } = 0.5f;
+    public bool DetectHoles { get; set; } = true;
+    public int Priority { get; set; }
+    public SegmentationTaskStatus Status { get; set; } = SegmentationTaskStatus.Queued;
+    public int Attempts { get; set; }
+    public string? Error { get; set; }
+    public DateTimeOffset CreatedAt { get; set; } = DateTimeOffset.UtcNow;
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
+
+    public Image? Image { get; set; }
+}
+
+public enum SegmentationTaskStatus
+{
+    Queued,
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+}
