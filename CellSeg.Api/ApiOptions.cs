@@ -1,0 +1,30 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace CellSeg.Api;
+
+public sealed class UploadOptions
+{
+    public const string SectionName = "Uploads";
+
+    [Range(1, long.MaxValue)]
+    public long MaxFileBytes { get; set; } = 20L * 1024 * 1024;
+
+    [Range(1, 10_000)]
+    public int MaxFilesPerRequest { get; set; } = 100;
+
+    /// <summary>Header dimensions above this are refused as decompression bombs before any decoding.</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxImagePixels { get; set; } = 100_000_000;
+}
+
+public sealed class SegmentationOptions
+{
+    public const string SectionName = "Segmentation";
+
+    [Required]
+    public string DefaultModel { get; set; } = "hrnet";
+
+    /// <summary>Model names a request may ask for.</summary>
+    [MinLength(1)]
+    public List<string> Models { get; set; } = ["hrnet"];
+}

@@ -1,0 +1,272 @@
+using System.Security.Claims;
+using System.Text.Json;
+using CellSeg.Data;
+using CellSeg.Data.Model;
+using CellSeg.Data.Queue;
+using CellSeg.Imaging.Decoding;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace CellSeg.Api.Apis;
+
+public static partial class ImagesApi
+{
+    public static IEndpointRouteBuilder MapImagesApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api").WithTags("Images").RequireAuthorization();
+
+        api.MapPost("/projects/{projectId:guid}/images", UploadImagesAsync)
+            .WithName("UploadImages")
+            .WithSummary("Stores the PNG, JPEG, BMP and TIFF files of a multipart form; refuses the others with a reason each.")
+            .DisableAntiforgery();
+        api.MapGet("/images/{imageId:guid}", GetImageAsync)
+            .WithName("GetImage")
+            .WithSummary("An image's size and segmentation status.");
+        api.MapPost("/images/{imageId:guid}/segmentation", RequestSegmentationAsync)
+            .WithName("RequestSegmentation")
+            .WithSummary("Queues the image for segmentation unless it is already queued or processing.");
+        api.MapGet("/images/{imageId:guid}/result", GetResultAsync)
+            .WithName("GetSegmentationResult")
+            .WithSummary("The polygons of the image's latest segmentation.");
+
+        return app;
+    }
+
+    public sealed record ImageDto(
+        Guid Id, Guid ProjectId, string FileName, string Format, int Width, int Height, long SizeBytes,
+        string Status, string? Error, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+    public sealed record RejectedFile(string FileName, string Reason);
+
+    public sealed record UploadResponse(IReadOnlyList<ImageDto> Images, IReadOnlyList<RejectedFile> Rejected);
+
+    public sealed record SegmentationRequest(string? Model, float? Threshold, bool? DetectHoles, int? Priority);
+
+    public sealed record TaskDto(Guid Id, Guid ImageId, string Model, float Threshold, bool DetectHoles, int Priority, string Status, DateTimeOffset CreatedAt);
+
+    public sealed record ResultDto(
+        Guid ImageId, Guid TaskId, string Model, string Device, int Width, int Height, int ObjectCount,
+        JsonElement Objects, DateTimeOffset CreatedAt);
+
+    public static async Task<Results<Created<UploadResponse>, ProblemHttpResult>> UploadImagesAsync(
+        Guid projectId,
+        HttpRequest request,
+        ClaimsPrincipal user,
+        CellSegDbContext db,
+        IOptions<UploadOptions> uploadOptions,
+        ApiTelemetry telemetry,
+        CancellationToken cancellationToken)
+    {
+        var ownerId = user.Id();
+        if (!await db.Projects.AnyAsync(p => p.Id == projectId && p.OwnerId == ownerId, cancellationToken))
+        {
+            return Problems.NotFound("project", projectId);
+        }
+
+        if (!request.HasFormContentType)
+        {
+            return Problems.BadRequest("Not a multipart form", "Upload images as multipart/form-data files.");
+        }
+
+        var limits = uploadOptions.Value;
+        var form = await request.ReadFormAsync(cancellationToken);
+        if (form.Files.Count == 0)
+        {
+            return Problems.BadRequest("No files", "The form has no files.");
+        }
+
+        if (form.Files.Count > limits.MaxFilesPerRequest)
+        {
+            return Problems.BadRequest("Too many files", $"At most {limits.MaxFilesPerRequest} files per request; this one has {form.Files.Count}.");
+        }
+
+        var headerLimits = new ImageDecodeOptions { MaxPixels = limits.MaxImagePixels };
+        var accepted = new List<Image>();
+        var rejected = new List<RejectedFile>();
+        foreach (var file in form.Files)
+        {
+            var fileName = Path.GetFileName(file.FileName);
+            if (file.Length == 0)
+            {
+                rejected.Add(new RejectedFile(fileName, "The file is empty."));
+                continue;
+            }
+
+            if (file.Length > limits.MaxFileBytes)
+            {
+                rejected.Add(new RejectedFile(fileName, $"The file is larger than {limits.MaxFileBytes} bytes."));
+                continue;
+            }
+
+            var bytes = new byte[file.Length];
+            await using (var stream = file.OpenReadStream())
+            {
+                await stream.ReadExactlyAsync(bytes, cancellationToken);
+            }
+
+            if (!ImageHeaderReader.TryRead(bytes, headerLimits, out var info, out var failure))
+            {
+                rejected.Add(new RejectedFile(fileName, failure.Reason));
+                continue;
+            }
+
+            var image = new Image
+            {
+                ProjectId = projectId,
+                FileName = fileName,
+                Format = info.Format.ToString().ToLowerInvariant(),
+                Width = info.Width,
+                Height = info.Height,
+                SizeBytes = bytes.Length,
+                Content = new ImageContent { Data = bytes },
+            };
+            accepted.Add(image);
+        }
+
+        telemetry.UploadsRejected.Add(rejected.Count);
+        if (accepted.Count == 0)
+        {
+            return TypedResults.Problem(
+                title: "No image accepted",
+                detail: string.Join(" ", rejected.Select(r => $"{r.FileName}: {r.Reason}")),
+                statusCode: StatusCodes.Status400BadRequest,
+                extensions: new Dictionary<string, object?> { ["rejected"] = rejected });
+        }
+
+        db.Images.AddRange(accepted);
+        await db.SaveChangesAsync(cancellationToken);
+        telemetry.ImagesUploaded.Add(accepted.Count);
+
+        return TypedResults.Created($"/api/projects/{projectId}/images", new UploadResponse([.. accepted.Select(ToDto)], rejected));
+    }
+
+    public static async Task<Results<Ok<ImageDto>, ProblemHttpResult>> GetImageAsync(
+        Guid imageId, ClaimsPrincipal user, CellSegDbContext db, CancellationToken cancellationToken)
+    {
+        var image = await OwnedImages(db, user).SingleOrDefaultAsync(i => i.Id == imageId, cancellationToken);
+        return image is null ? Problems.NotFound("image", imageId) : TypedResults.Ok(ToDto(image));
+    }
+
+    public static async Task<Results<Accepted<TaskDto>, ProblemHttpResult>> RequestSegmentationAsync(
+        Guid imageId,
+        SegmentationRequest? request,
+        ClaimsPrincipal user,
+        CellSegDbContext db,
+        ISegmentationQueue queue,
+        IOptions<SegmentationOptions> segmentationOptions,
+        ApiTelemetry telemetry,
+        TimeProvider timeProvider,
+        ILoggerFactory loggerFactory,
+        CancellationToken cancellationToken)
+    {
+        using var activity = ApiTelemetry.Source.StartActivity("segmentation.request");
+        activity?.SetTag("cellseg.image_id", imageId);
+        request ??= new SegmentationRequest(null, null, null, null);
+        var settings = segmentationOptions.Value;
+        var model = request.Model ?? settings.DefaultModel;
+        if (!settings.Models.Contains(model, StringComparer.Ordinal))
+        {
+            return Problems.BadRequest("Unknown model", $"Model '{model}' is not one of: {string.Join(", ", settings.Models)}.");
+        }
+
+        var threshold = request.Threshold ?? 0.5f;
+        if (threshold is < 0.1f or > 0.9f || float.IsNaN(threshold))
+        {
+            return Problems.BadRequest("Threshold out of range", "The threshold must be between 0.1 and 0.9.");
+        }
+
+        var priority = request.Priority ?? 0;
+        if (priority is < 0 or > 10)
+        {
+            return Problems.BadRequest("Priority out of range", "The priority must be between 0 and 10.");
+        }
+
+        var image = await OwnedImages(db, user).SingleOrDefaultAsync(i => i.Id == imageId, cancellationToken);
+        if (image is null)
+        {
+            return Problems.NotFound("image", imageId);
+        }
+
+        var active = await db.SegmentationTasks
+            .Where(t => t.ImageId == imageId && (t.Status == SegmentationTaskStatus.Queued || t.Status == SegmentationTaskStatus.Processing))
+            .SingleOrDefaultAsync(cancellationToken);
+        if (active is not null)
+        {
+            return TypedResults.Accepted($"/api/images/{imageId}", ToDto(active));
+        }
+
+        var task = new SegmentationTask
+        {
+            ImageId = imageId,
+            ProjectId = image.ProjectId,
+            OwnerId = user.Id(),
+            Model = model,
+            Threshold = threshold,
+            DetectHoles = request.DetectHoles ?? true,
+            Priority = priority,
+            CreatedAt = timeProvider.GetUtcNow(),
+        };
+        db.SegmentationTasks.Add(task);
+        activity?.SetTag("cellseg.task_id", task.Id);
+        image.Status = ImageStatus.Queued;
+        image.Error = null;
+        image.UpdatedAt = task.CreatedAt;
+        await db.SaveChangesAsync(cancellationToken);
+        telemetry.TasksQueued.Add(1);
+
+        try
+        {
+            await queue.EnqueueAsync(
+                new SegmentationWorkItem(task.Id, task.ImageId, task.ProjectId, task.OwnerId, task.Model, task.Threshold, task.DetectHoles, task.Priority),
+                cancellationToken);
+        }
+        catch (StackExchange.Redis.RedisException ex)
+        {
+            // The task is committed and stays queued in Postgres; re-dispatching it is the reconciler's job.
+            LogDispatchFailed(loggerFactory.CreateLogger(typeof(ImagesApi)), ex, task.Id);
+        }
+
+        return TypedResults.Accepted($"/api/images/{imageId}", ToDto(task));
+    }
+
+    public static async Task<Results<Ok<ResultDto>, ProblemHttpResult>> GetResultAsync(
+        Guid imageId, ClaimsPrincipal user, CellSegDbContext db, CancellationToken cancellationToken)
+    {
+        if (!await OwnedImages(db, user).AnyAsync(i => i.Id == imageId, cancellationToken))
+        {
+            return Problems.NotFound("image", imageId);
+        }
+
+        var result = await db.SegmentationResults
+            .Where(r => r.ImageId == imageId)
+            .OrderByDescending(r => r.CreatedAt)
+            .FirstOrDefaultAsync(cancellationToken);
+        if (result is null)
+        {
+            return TypedResults.Problem(title: "No result yet", detail: $"Image {imageId} has not been segmented.", statusCode: StatusCodes.Status404NotFound);
+        }
+
+        using var objects = JsonDocument.Parse(result.Objects);
+        return TypedResults.Ok(new ResultDto(
+            result.ImageId, result.TaskId, result.Model, result.Device, result.Width, result.Height, result.ObjectCount,
+            objects.RootElement.Clone(), result.CreatedAt));
+    }
+
+    private static IQueryable<Image> OwnedImages(CellSegDbContext db, ClaimsPrincipal user)
+    {
+        var ownerId = user.Id();
+        return db.Images.Where(i => i.Project!.OwnerId == ownerId);
+    }
+
+    private static ImageDto ToDto(Image image) => new(
+        image.Id, image.ProjectId, image.FileName, image.Format, image.Width, image.Height, image.SizeBytes,
+        image.Status.ToString().ToLowerInvariant(), image.Error, image.CreatedAt, image.UpdatedAt);
+
+    private static TaskDto ToDto(SegmentationTask task) => new(
+        task.Id, task.ImageId, task.Model, task.Threshold, task.DetectHoles, task.Priority,
+        task.Status.ToString().ToLowerInvariant(), task.CreatedAt);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Task {TaskId} is committed but could not be dispatched")]
+    private static partial void LogDispatchFailed(ILogger logger, Exception exception, Guid taskId);
+}

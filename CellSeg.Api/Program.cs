@@ -1,0 +1,18 @@
+using CellSeg.Api.Apis;
+using CellSeg.Api.Extensions;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddApplicationServices();
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.MapDefaultEndpoints();
+app.MapAccountsApi();
+app.MapProjectsApi();
+app.MapImagesApi();
+
+app.Run();

@@ -1,0 +1,32 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace CellSeg.Inference;
+
+public sealed class InferenceOptions
+{
+    public const string SectionName = "Inference";
+
+    /// <summary>Folder of model folders (<c>&lt;name&gt;/model.onnx</c> + <c>model.json</c>); relative to the app's base directory.</summary>
+    [Required]
+    public string ModelsPath { get; set; } = "models";
+
+    /// <summary>The models this instance serves; it is ready once all of them are loaded.</summary>
+    [MinLength(1)]
+    public List<string> Models { get; set; } = ["hrnet"];
+
+    /// <summary><c>cpu</c>, or <c>cuda</c> to request the CUDA execution provider (falls back to CPU).</summary>
+    [RegularExpression("^(cpu|cuda)$")]
+    public string Device { get; set; } = "cpu";
+
+    public int CudaDeviceId { get; set; }
+
+    /// <summary>ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime choose.</summary>
+    [Range(0, 256)]
+    public int IntraOpThreads { get; set; }
+
+    [Range(1, long.MaxValue)]
+    public long MaxImageBytes { get; set; } = 50L * 1024 * 1024;
+
+    [Range(1, long.MaxValue)]
+    public long MaxImagePixels { get; set; } = 100_000_000;
+}

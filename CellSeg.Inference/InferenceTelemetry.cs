@@ -1,0 +1,30 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace CellSeg.Inference;
+
+/// <summary>The service's ActivitySource and Meter, both named "CellSeg.Inference".</summary>
+public sealed class InferenceTelemetry : IDisposable
+{
+    public const string Name = "CellSeg.Inference";
+
+    public static readonly ActivitySource Source = new(Name);
+
+    private readonly Meter _meter;
+
+    public InferenceTelemetry(IMeterFactory meterFactory)
+    {
+        _meter = meterFactory.Create(Name);
+        Images = _meter.CreateCounter<long>("cellseg.inference.images", "{image}", "Images segmented");
+        Failures = _meter.CreateCounter<long>("cellseg.inference.failures", "{request}", "Requests that failed, by reason");
+        InferenceDuration = _meter.CreateHistogram<double>("cellseg.inference.duration", "ms", "Time spent running the network per batch");
+        BatchSize = _meter.CreateHistogram<int>("cellseg.inference.batch_size", "{image}", "Images per network run");
+    }
+
+    public Counter<long> Images { get; }
+    public Counter<long> Failures { get; }
+    public Histogram<double> InferenceDuration { get; }
+    public Histogram<int> BatchSize { get; }
+
+    public void Dispose() => _meter.Dispose();
+}

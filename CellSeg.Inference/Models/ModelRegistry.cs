@@ -1,0 +1,107 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using Microsoft.ML.OnnxRuntime;
+using SessionOptions = Microsoft.ML.OnnxRuntime.SessionOptions;
+
+namespace CellSeg.Inference.Models;
+
+/// <summary>The models this instance serves and the state of each; a model that fails to load is reported, not fatal.</summary>
+public sealed partial class ModelRegistry(IOptions<InferenceOptions> options, ILogger<ModelRegistry> logger) : IDisposable
+{
+    private readonly ConcurrentDictionary<string, ModelEntry> _entries = new(StringComparer.OrdinalIgnoreCase);
+
+    public IEnumerable<ModelEntry> Entries => _entries.Values.OrderBy(e => e.Name, StringComparer.Ordinal);
+
+    public bool AllConfiguredReady =>
+        options.Value.Models.All(name => _entries.TryGetValue(name, out var entry) && entry.State == ModelState.Ready);
+
+    public bool TryGet(string name, out ModelEntry entry) => _entries.TryGetValue(name, out entry!);
+
+    public void LoadConfigured()
+    {
+        var root = Path.IsPathRooted(options.Value.ModelsPath)
+            ? options.Value.ModelsPath
+            : Path.Combine(AppContext.BaseDirectory, options.Value.ModelsPath);
+
+        foreach (var name in options.Value.Models)
+        {
+            _entries[name] = new ModelEntry(name, ModelState.Loading);
+            _entries[name] = Load(name, Path.Combine(root, name));
+        }
+    }
+
+    private ModelEntry Load(string name, string folder)
+    {
+        try
+        {
+            var descriptor = ModelDescriptor.Read(Path.Combine(folder, "model.json"));
+            var (session, device) = CreateSession(Path.Combine(folder, "model.onnx"));
+            LogLoaded(logger, name, descriptor.Version, device);
+            return new ModelEntry(name, ModelState.Ready) { Model = new LoadedModel(descriptor, session, device) };
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or OnnxRuntimeException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            LogLoadFailed(logger, ex, name);
+            return new ModelEntry(name, ModelState.Failed) { Error = ex.Message };
+        }
+    }
+
+    private (InferenceSession Session, string Device) CreateSession(string modelPath)
+    {
+        var settings = options.Value;
+        if (settings.Device == "cuda")
+        {
+            try
+            {
+                using var cudaOptions = CreateSessionOptions();
+                cudaOptions.AppendExecutionProvider_CUDA(settings.CudaDeviceId);
+                return (new InferenceSession(modelPath, cudaOptions), $"cuda:{settings.CudaDeviceId}");
+            }
+            catch (Exception ex) when (ex is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+            {
+                LogCudaFallback(logger, ex.Message);
+            }
+        }
+
+        using var cpuOptions = CreateSessionOptions();
+        return (new InferenceSession(modelPath, cpuOptions), "cpu");
+    }
+
+    private SessionOptions CreateSessionOptions()
+    {
+        var sessionOptions = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+        };
+        if (options.Value.IntraOpThreads > 0)
+        {
+            sessionOptions.IntraOpNumThreads = options.Value.IntraOpThreads;
+        }
+
+        return sessionOptions;
+    }
+
+    public void Dispose()
+    {
+        foreach (var entry in _entries.Values)
+        {
+            entry.Model?.Dispose();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded model {Model} v{Version} on {Device}")]
+    private static partial void LogLoaded(ILogger logger, string model, string version, string device);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Model {Model} failed to load")]
+    private static partial void LogLoadFailed(ILogger logger, Exception exception, string model);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "CUDA execution provider unavailable, running on CPU: {Reason}")]
+    private static partial void LogCudaFallback(ILogger logger, string reason);
+}
+
+public sealed record ModelEntry(string Name, ModelState State)
+{
+    public LoadedModel? Model { get; init; }
+    public string? Error { get; init; }
+}

@@ -1,0 +1,8 @@
+namespace CellSeg.Inference.Models;
+
+public enum ModelState
+{
+    Loading,
+    Ready,
+    Failed,
+}

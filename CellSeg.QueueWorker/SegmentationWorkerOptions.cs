@@ -1,0 +1,27 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace CellSeg.QueueWorker;
+
+public sealed class SegmentationWorkerOptions
+{
+    public const string SectionName = "SegmentationWorker";
+
+    /// <summary>Resolved by service discovery: <c>http://inference</c> reads <c>services:inference:http:0</c>.</summary>
+    [Required]
+    public Uri InferenceBaseAddress { get; set; } = new("http://inference");
+
+    /// <summary>Tasks this worker keeps in flight at once.</summary>
+    [Range(1, 256)]
+    public int Slots { get; set; } = 4;
+
+    /// <summary>Entries read from the stream per XREADGROUP.</summary>
+    [Range(1, 1000)]
+    public int ReadCount { get; set; } = 16;
+
+    [Range(1, 10)]
+    public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>Longest idle wait between reads when no producer signal arrives.</summary>
+    [Range(10, 60_000)]
+    public int IdleWaitMaxMs { get; set; } = 2000;
+}
