@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Globalization;
+using CellSeg.LoadGen.Topology;
+
+namespace CellSeg.LoadGen.Scenarios;
+
+/// <summary>
+/// README command 1: the bundled demo images pushed through the whole topology by several users at once,
+/// with per-image object counts, per-user timings and overall throughput.
+/// </summary>
+public static class DemoScenario
+{
+    public sealed record Options(int Users, string Model, Uri? Api, string Folder);
+
+    private sealed record ImageOutcome(string User, string FileName, int Width, int Height, string Status, int Objects, string? Error);
+
+    private sealed record UserOutcome(string User, int Images, double UploadMs, double DoneMs);
+
+    public static async Task<int> RunAsync(Options options, CancellationToken cancellationToken)
+    {
+        var files = Directory.GetFiles(RepositoryLayout.DemoImages)
+            .Where(f => !f.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            .Order(StringComparer.Ordinal)
+            .Select(f => (FileName: Path.GetFileName(f), Bytes: File.ReadAllBytes(f)))
+            .ToList();
+        Console.WriteLine($"{files.Count} demo images from {RepositoryLayout.DemoImages}, {options.Users} users, model {options.Model}");
+
+        LocalTopology? topology = null;
+        var api = options.Api;
+        if (api is null)
+        {
+            topology = await LocalTopology.StartAsync(new LocalTopologyOptions(options.Folder), Console.Out, cancellationToken);
+            api = topology.Api.Url;
+        }
+
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var runs = Enumerable.Range(1, options.Users)
+                .Select(i => RunUserAsync($"user{i}@cellseg.local", api, files, options.Model, clock, cancellationToken))
+                .ToList();
+            var results = await Task.WhenAll(runs);
+            var wall = clock.Elapsed;
+
+            Print(results, wall);
+            return results.SelectMany(r => r.Images).All(i => i.Status == "segmented") ? 0 : 1;
+        }
+        finally
+        {
+            if (topology is not null)
+            {
+                Console.WriteLine("Stopping the local topology");
+                await topology.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<(UserOutcome User, List<ImageOutcome> Images)> RunUserAsync(
+        string user, Uri api, List<(string FileName, byte[] Bytes)> files, string model, Stopwatch clock, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromMinutes(2) };
+        var client = new CellSegApiClient(http);
+        await client.SignInAsync(user, "Demo-password-1", cancellationToken);
+        var project = await client.CreateProjectAsync($"Demo {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm:ss}", cancellationToken);
+
+        var started = clock.Elapsed;
+        var upload = await client.UploadAsync(project.Id, files, cancellationToken);
+        var uploadMs = (clock.Elapsed - started).TotalMilliseconds;
+        foreach (var image in upload.Images)
+        {
+            await client.RequestSegmentationAsync(image.Id, model, cancellationToken);
+        }
+
+        var pending = upload.Images.ToDictionary(i => i.Id);
+        var outcomes = new List<ImageOutcome>();
+        while (pending.Count > 0)
+        {
+            await Task.Delay(100, cancellationToken);
+            foreach (var image in pending.Values.ToList())
+            {
+                var current = await client.GetImageAsync(image.Id, cancellationToken);
+                if (current.Status is "segmented")
+                {
+                    var result = await client.GetResultAsync(image.Id, cancellationToken);
+                    outcomes.Add(new ImageOutcome(user, image.FileName, image.Width, image.Height, current.Status, result.ObjectCount, null));
+                    pending.Remove(image.Id);
+                }
+                else if (current.Status is "failed")
+                {
+                    outcomes.Add(new ImageOutcome(user, image.FileName, image.Width, image.Height, current.Status, 0, current.Error));
+                    pending.Remove(image.Id);
+                }
+            }
+        }
+
+        outcomes.AddRange(upload.Rejected.Select(r => new ImageOutcome(user, r.FileName, 0, 0, "rejected", 0, r.Reason)));
+        return (new UserOutcome(user, upload.Images.Count, uploadMs, (clock.Elapsed - started).TotalMilliseconds), outcomes);
+    }
+
+    private static void Print((UserOutcome User, List<ImageOutcome> Images)[] results, TimeSpan wall)
+    {
+        var c = CultureInfo.InvariantCulture;
+        Console.WriteLine();
+        Console.WriteLine($"{"user",-22} {"image",-28} {"size",-11} {"status",-10} {"objects",7}");
+        foreach (var image in results.SelectMany(r => r.Images).OrderBy(i => i.User, StringComparer.Ordinal).ThenBy(i => i.FileName, StringComparer.Ordinal))
+        {
+            Console.WriteLine(string.Create(c, $"{image.User,-22} {image.FileName,-28} {image.Width + "x" + image.Height,-11} {image.Status,-10} {image.Objects,7}{(image.Error is null ? "" : "  " + image.Error)}"));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"{"user",-22} {"images",6} {"upload ms",10} {"all done s",11} {"img/s",7}");
+        foreach (var (user, _) in results)
+        {
+            Console.WriteLine(string.Create(c, $"{user.User,-22} {user.Images,6} {user.UploadMs,10:F0} {user.DoneMs / 1000,11:F2} {user.Images / (user.DoneMs / 1000),7:F2}"));
+        }
+
+        var total = results.Sum(r => r.User.Images);
+        var segmented = results.SelectMany(r => r.Images).Count(i => i.Status == "segmented");
+        Console.WriteLine();
+        Console.WriteLine(string.Create(c, $"Total: {segmented}/{total} images segmented by {results.Length} users in {wall.TotalSeconds:F2} s = {segmented / wall.TotalSeconds:F2} images/s"));
+    }
+}

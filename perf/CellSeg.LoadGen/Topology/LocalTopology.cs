@@ -1,0 +1,124 @@
+namespace CellSeg.LoadGen.Topology;
+
+public sealed record LocalTopologyOptions(string Folder, int Workers = 1, int InferenceInstances = 1, IReadOnlyList<string>? Models = null);
+
+/// <summary>
+/// The whole CellSeg topology as local processes: Postgres, Redis, Inference, Api and QueueWorker, wired with
+/// the configuration keys the AppHost injects (<c>ConnectionStrings__cellsegdb</c>, <c>ConnectionStrings__redis</c>,
+/// <c>services__inference__http__N</c>).
+/// </summary>
+public sealed class LocalTopology : IAsyncDisposable
+{
+    private readonly List<ServiceProcess> _services = [];
+
+    private LocalTopology(PostgresServerProcess postgres, RedisServerProcess redis)
+    {
+        Postgres = postgres;
+        Redis = redis;
+    }
+
+    public PostgresServerProcess Postgres { get; }
+    public RedisServerProcess Redis { get; }
+    public ServiceProcess Api => _services.Single(s => s.Name == "api");
+    public IReadOnlyList<ServiceProcess> Workers => [.. _services.Where(s => s.Name.StartsWith("queueworker", StringComparison.Ordinal))];
+    public IReadOnlyList<ServiceProcess> Inference => [.. _services.Where(s => s.Name.StartsWith("inference", StringComparison.Ordinal))];
+
+    public static async Task<LocalTopology> StartAsync(LocalTopologyOptions options, TextWriter log, CancellationToken cancellationToken)
+    {
+        var logs = Path.Combine(options.Folder, "logs");
+        log.WriteLine($"Starting Postgres and Redis under {options.Folder}");
+        var postgres = await PostgresServerProcess.StartAsync(Path.Combine(options.Folder, "postgres"), ["cellsegdb"], cancellationToken);
+        RedisServerProcess? redis = null;
+        LocalTopology? topology = null;
+        try
+        {
+            redis = await RedisServerProcess.StartAsync(Path.Combine(options.Folder, "redis"), cancellationToken);
+            topology = new LocalTopology(postgres, redis);
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+
+            var modelSettings = new Dictionary<string, string>();
+            var models = options.Models ?? ["hrnet"];
+            for (var i = 0; i < models.Count; i++)
+            {
+                modelSettings[$"Inference__Models__{i}"] = models[i];
+            }
+
+            for (var i = 0; i < options.InferenceInstances; i++)
+            {
+                topology.Add(ServiceProcess.Create($"inference-{i}", "CellSeg.Inference", modelSettings, logs));
+            }
+
+            await StartAllAsync(topology.Inference, http, log, cancellationToken);
+
+            var data = new Dictionary<string, string>
+            {
+                ["ConnectionStrings__cellsegdb"] = postgres.ConnectionString("cellsegdb"),
+                ["ConnectionStrings__redis"] = redis.ConnectionString,
+            };
+
+            // The Api applies the migrations; the workers wait for them.
+            topology.Add(ServiceProcess.Create("api", "CellSeg.Api", data, logs));
+            await StartAllAsync([topology.Api], http, log, cancellationToken);
+
+            var workerSettings = new Dictionary<string, string>(data);
+            for (var i = 0; i < topology.Inference.Count; i++)
+            {
+                workerSettings[$"services__inference__http__{i}"] = topology.Inference[i].Url.ToString();
+            }
+
+            for (var i = 0; i < options.Workers; i++)
+            {
+                topology.Add(ServiceProcess.Create($"queueworker-{i}", "CellSeg.QueueWorker", workerSettings, logs));
+            }
+
+            await StartAllAsync(topology.Workers, http, log, cancellationToken);
+            return topology;
+        }
+        catch
+        {
+            if (topology is not null)
+            {
+                await topology.DisposeAsync();
+            }
+            else
+            {
+                if (redis is not null)
+                {
+                    await redis.DisposeAsync();
+                }
+
+                await postgres.DisposeAsync();
+            }
+
+            throw;
+        }
+    }
+
+    private void Add(ServiceProcess service) => _services.Add(service);
+
+    private static async Task StartAllAsync(IReadOnlyList<ServiceProcess> services, HttpClient http, TextWriter log, CancellationToken cancellationToken)
+    {
+        foreach (var service in services)
+        {
+            service.Start();
+        }
+
+        foreach (var service in services)
+        {
+            await service.WaitHealthyAsync(http, TimeSpan.FromSeconds(90), cancellationToken);
+            log.WriteLine($"  {service.Name,-14} healthy at {service.Url}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // Producers first, so nothing new is written while the stores go down.
+        foreach (var service in Enumerable.Reverse(_services))
+        {
+            await service.DisposeAsync();
+        }
+
+        await Redis.DisposeAsync();
+        await Postgres.DisposeAsync();
+    }
+}

@@ -1,0 +1,112 @@
+using CellSeg.Api;
+using CellSeg.Inference;
+using CellSeg.LoadGen;
+using CellSeg.LoadGen.Topology;
+using CellSeg.QueueWorker;
+
+namespace CellSeg.FunctionalTests;
+
+/// <summary>
+/// Api, QueueWorker and Inference of one test class, hosted in-process on real Kestrel ports against the real
+/// Postgres and Redis of <see cref="StoresFixture"/>, wired with the AppHost's configuration keys.
+/// </summary>
+public sealed class CellSegStack : IAsyncDisposable
+{
+    private CellSegStack(
+        ServiceFactory<InferenceTelemetry> inference,
+        ServiceFactory<ApiTelemetry> api,
+        ServiceFactory<QueueWorkerTelemetry> worker,
+        string streamKey)
+    {
+        Inference = inference;
+        Api = api;
+        Worker = worker;
+        StreamKey = streamKey;
+    }
+
+    public ServiceFactory<InferenceTelemetry> Inference { get; }
+    public ServiceFactory<ApiTelemetry> Api { get; }
+    public ServiceFactory<QueueWorkerTelemetry> Worker { get; }
+    public string StreamKey { get; }
+
+    public static async Task<CellSegStack> StartAsync(string database, string redis, CancellationToken cancellationToken)
+    {
+        var streamKey = $"cellseg:test:{Guid.NewGuid():N}";
+        var shared = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:cellsegdb"] = database,
+            ["ConnectionStrings:redis"] = redis,
+            ["SegmentationQueue:StreamKey"] = streamKey,
+            ["SegmentationQueue:SignalChannel"] = $"{streamKey}:signal",
+        };
+
+        var inference = new ServiceFactory<InferenceTelemetry>(new Dictionary<string, string?>
+        {
+            ["Inference:ModelsPath"] = Path.Combine(RepositoryLayout.Root, "models"),
+            ["Inference:Models:0"] = "hrnet",
+        });
+        var api = new ServiceFactory<ApiTelemetry>(shared);
+        var worker = new ServiceFactory<QueueWorkerTelemetry>(new Dictionary<string, string?>(shared)
+        {
+            ["services:inference:http:0"] = inference.Url.ToString(),
+        });
+        var stack = new CellSegStack(inference, api, worker, streamKey);
+
+        try
+        {
+            // Inference first (the worker waits for it), then the Api, which migrates the database.
+            await StartAsync(inference, inference.Url, cancellationToken);
+            await StartAsync(api, api.Url, cancellationToken);
+            await StartAsync(worker, worker.Url, cancellationToken);
+            return stack;
+        }
+        catch
+        {
+            await stack.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A lab user signed in with a bearer token.</summary>
+    public async Task<CellSegApiClient> SignInAsync(string email, CancellationToken cancellationToken)
+    {
+        var client = new CellSegApiClient(Api.CreateHttpClient());
+        await client.SignInAsync(email, "Test-password-1", cancellationToken);
+        return client;
+    }
+
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Timed out after {timeout.TotalSeconds} s waiting for {what}.");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Worker.DisposeAsync();
+        await Api.DisposeAsync();
+        await Inference.DisposeAsync();
+    }
+
+    private static async Task StartAsync<T>(ServiceFactory<T> factory, Uri url, CancellationToken cancellationToken) where T : class
+    {
+        factory.StartServer();
+        using var http = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(10) };
+        await WaitUntilAsync(
+            async () =>
+            {
+                using var response = await http.GetAsync("/health", cancellationToken);
+                return response.IsSuccessStatusCode;
+            },
+            TimeSpan.FromSeconds(60),
+            $"{typeof(T).Assembly.GetName().Name} to be healthy");
+    }
+}
