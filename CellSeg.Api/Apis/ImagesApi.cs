@@ -20,6 +20,9 @@ public static partial class ImagesApi
             .WithName("UploadImages")
             .WithSummary("Stores the PNG, JPEG, BMP and TIFF files of a multipart form; refuses the others with a reason each.")
             .DisableAntiforgery();
+        api.MapGet("/projects/{projectId:guid}/images", ListImagesAsync)
+            .WithName("ListImages")
+            .WithSummary("A page of a project's images, optionally only those with one status.");
         api.MapGet("/images/{imageId:guid}", GetImageAsync)
             .WithName("GetImage")
             .WithSummary("An image's size and segmentation status.");
@@ -36,6 +39,8 @@ public static partial class ImagesApi
     public sealed record ImageDto(
         Guid Id, Guid ProjectId, string FileName, string Format, int Width, int Height, long SizeBytes,
         string Status, string? Error, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+    public sealed record ImagePage(IReadOnlyList<ImageDto> Items, int Page, int PageSize, int Total);
 
     public sealed record RejectedFile(string FileName, string Reason);
 
@@ -139,6 +144,51 @@ public static partial class ImagesApi
         telemetry.ImagesUploaded.Add(accepted.Count);
 
         return TypedResults.Created($"/api/projects/{projectId}/images", new UploadResponse([.. accepted.Select(ToDto)], rejected));
+    }
+
+    public static async Task<Results<Ok<ImagePage>, ProblemHttpResult>> ListImagesAsync(
+        Guid projectId,
+        ClaimsPrincipal user,
+        CellSegDbContext db,
+        CancellationToken cancellationToken,
+        string? status = null,
+        int page = 1,
+        int pageSize = 50)
+    {
+        if (page < 1 || pageSize is < 1 or > 100)
+        {
+            return Problems.BadRequest("Invalid paging", "page starts at 1 and pageSize is between 1 and 100.");
+        }
+
+        ImageStatus? wanted = null;
+        if (status is not null)
+        {
+            if (!Enum.TryParse<ImageStatus>(status, ignoreCase: true, out var parsed) || int.TryParse(status, out _))
+            {
+                return Problems.BadRequest("Unknown status", $"'{status}' is not one of: none, queued, processing, segmented, failed.");
+            }
+
+            wanted = parsed;
+        }
+
+        var ownerId = user.Id();
+        if (!await db.Projects.AnyAsync(p => p.Id == projectId && p.OwnerId == ownerId, cancellationToken))
+        {
+            return Problems.NotFound("project", projectId);
+        }
+
+        var query = db.Images.Where(i => i.ProjectId == projectId);
+        if (wanted is { } only)
+        {
+            query = query.Where(i => i.Status == only);
+        }
+
+        var total = await query.CountAsync(cancellationToken);
+        var items = await query
+            .OrderBy(i => i.CreatedAt).ThenBy(i => i.Id)
+            .Skip((page - 1) * pageSize).Take(pageSize)
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(new ImagePage([.. items.Select(ToDto)], page, pageSize, total));
     }
 
     public static async Task<Results<Ok<ImageDto>, ProblemHttpResult>> GetImageAsync(

@@ -10,6 +10,7 @@ public sealed class CellSegApiClient(HttpClient http)
     public sealed record TokenResponse(string AccessToken, string RefreshToken, long ExpiresIn);
     public sealed record ProjectDto(Guid Id, string Name);
     public sealed record ImageDto(Guid Id, Guid ProjectId, string FileName, string Format, int Width, int Height, string Status, string? Error);
+    public sealed record ImagePage(IReadOnlyList<ImageDto> Items, int Page, int PageSize, int Total);
     public sealed record RejectedFile(string FileName, string Reason);
     public sealed record UploadResponse(IReadOnlyList<ImageDto> Images, IReadOnlyList<RejectedFile> Rejected);
     public sealed record TaskDto(Guid Id, Guid ImageId, string Model, string Status);
@@ -59,6 +60,22 @@ public sealed class CellSegApiClient(HttpClient http)
     {
         using var response = await http.PostAsJsonAsync($"/api/images/{imageId}/segmentation", new { model }, cancellationToken);
         return await ReadAsync<TaskDto>(response, cancellationToken);
+    }
+
+    /// <summary>Every image of a project, page by page.</summary>
+    public async Task<List<ImageDto>> ListImagesAsync(Guid projectId, CancellationToken cancellationToken)
+    {
+        var images = new List<ImageDto>();
+        for (var page = 1; ; page++)
+        {
+            using var response = await http.GetAsync($"/api/projects/{projectId}/images?page={page}&pageSize=100", cancellationToken);
+            var current = await ReadAsync<ImagePage>(response, cancellationToken);
+            images.AddRange(current.Items);
+            if (images.Count >= current.Total || current.Items.Count == 0)
+            {
+                return images;
+            }
+        }
     }
 
     public async Task<ImageDto> GetImageAsync(Guid imageId, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using CellSeg.LoadGen.Topology;
 
 namespace CellSeg.LoadGen.Scenarios;
@@ -42,7 +43,7 @@ public static class DemoScenario
             var results = await Task.WhenAll(runs);
             var wall = clock.Elapsed;
 
-            Print(results, wall);
+            Print(results, wall, ExpectedObjects());
             return results.SelectMany(r => r.Images).All(i => i.Status == "segmented") ? 0 : 1;
         }
         finally
@@ -71,25 +72,21 @@ public static class DemoScenario
             await client.RequestSegmentationAsync(image.Id, model, cancellationToken);
         }
 
-        var pending = upload.Images.ToDictionary(i => i.Id);
+        // One listing per poll and user, so watching does not compete with the work it watches.
+        var pending = upload.Images.Select(i => i.Id).ToHashSet();
         var outcomes = new List<ImageOutcome>();
         while (pending.Count > 0)
         {
-            await Task.Delay(100, cancellationToken);
-            foreach (var image in pending.Values.ToList())
+            await Task.Delay(250, cancellationToken);
+            foreach (var current in await client.ListImagesAsync(project.Id, cancellationToken))
             {
-                var current = await client.GetImageAsync(image.Id, cancellationToken);
-                if (current.Status is "segmented")
+                if (current.Status is not ("segmented" or "failed") || !pending.Remove(current.Id))
                 {
-                    var result = await client.GetResultAsync(image.Id, cancellationToken);
-                    outcomes.Add(new ImageOutcome(user, image.FileName, image.Width, image.Height, current.Status, result.ObjectCount, null));
-                    pending.Remove(image.Id);
+                    continue;
                 }
-                else if (current.Status is "failed")
-                {
-                    outcomes.Add(new ImageOutcome(user, image.FileName, image.Width, image.Height, current.Status, 0, current.Error));
-                    pending.Remove(image.Id);
-                }
+
+                var objects = current.Status == "segmented" ? (await client.GetResultAsync(current.Id, cancellationToken)).ObjectCount : 0;
+                outcomes.Add(new ImageOutcome(user, current.FileName, current.Width, current.Height, current.Status, objects, current.Error));
             }
         }
 
@@ -97,14 +94,24 @@ public static class DemoScenario
         return (new UserOutcome(user, upload.Images.Count, uploadMs, (clock.Elapsed - started).TotalMilliseconds), outcomes);
     }
 
-    private static void Print((UserOutcome User, List<ImageOutcome> Images)[] results, TimeSpan wall)
+    /// <summary>The connected components of each demo image's true mask: what a perfect segmentation finds.</summary>
+    private static Dictionary<string, int> ExpectedObjects()
+    {
+        var manifest = Path.Combine(RepositoryLayout.DemoImages, "manifest.json");
+        using var document = JsonDocument.Parse(File.ReadAllText(manifest));
+        return document.RootElement.GetProperty("images").EnumerateArray().ToDictionary(
+            image => image.GetProperty("file").GetString()!,
+            image => image.GetProperty("connectedComponents").GetInt32());
+    }
+
+    private static void Print((UserOutcome User, List<ImageOutcome> Images)[] results, TimeSpan wall, Dictionary<string, int> expected)
     {
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine();
-        Console.WriteLine($"{"user",-22} {"image",-28} {"size",-11} {"status",-10} {"objects",7}");
+        Console.WriteLine($"{"user",-22} {"image",-32} {"size",-11} {"status",-10} {"objects",7} {"true",5}");
         foreach (var image in results.SelectMany(r => r.Images).OrderBy(i => i.User, StringComparer.Ordinal).ThenBy(i => i.FileName, StringComparer.Ordinal))
         {
-            Console.WriteLine(string.Create(c, $"{image.User,-22} {image.FileName,-28} {image.Width + "x" + image.Height,-11} {image.Status,-10} {image.Objects,7}{(image.Error is null ? "" : "  " + image.Error)}"));
+            Console.WriteLine(string.Create(c, $"{image.User,-22} {image.FileName,-32} {image.Width + "x" + image.Height,-11} {image.Status,-10} {image.Objects,7} {(expected.TryGetValue(image.FileName, out var truth) ? truth.ToString(c) : "?"),5}{(image.Error is null ? "" : "  " + image.Error)}"));
         }
 
         Console.WriteLine();
