@@ -3,21 +3,6 @@ namespace CellSeg.Imaging.Decoding;
 /// <summary>The single exception type that header reading and decoding throw for bad input.</summary>
 public sealed class ImageDecodeException : Exception
 {
-    public ImageDecodeException()
-        : this(ImageDecodeError.Corrupt, "The image could not be decoded.")
-    {
-    }
-
-    public ImageDecodeException(string reason)
-        : this(ImageDecodeError.Corrupt, reason)
-    {
-    }
-
-    public ImageDecodeException(string reason, Exception innerException)
-        : this(ImageDecodeError.Corrupt, reason, innerException)
-    {
-    }
-
     public ImageDecodeException(ImageDecodeError error, string reason, Exception? innerException = null)
         : base(reason, innerException)
     {

@@ -35,8 +35,9 @@ internal static class TiffImageDecoder
             }
             catch (Exception exception) when (exception is not OutOfMemoryException)
             {
-                // LibTiff reports some malformed files by throwing from deep inside a codec.
-                throw new ImageDecodeException(ImageDecodeError.Corrupt, $"The TIFF file is corrupt: {exception.Message}", exception);
+                // LibTiff reports some malformed files by throwing from deep inside a codec; what it logged
+                // before throwing usually explains more than the exception does.
+                throw session.Failure(ImageDecodeError.Corrupt, "The TIFF file is corrupt", exception);
             }
         }
     }
@@ -50,6 +51,11 @@ internal static class TiffImageDecoder
             throw new ImageDecodeException(
                 ImageDecodeError.Corrupt,
                 $"The TIFF header says {header.Width} × {header.Height} but LibTiff found {width} × {height}.");
+        }
+
+        if (tiff.IsTiled())
+        {
+            CheckTileSize(tiff, width, height);
         }
 
         var bitsPerSample = FieldOrDefault(tiff, TiffTag.BITSPERSAMPLE, 1);
@@ -133,10 +139,6 @@ internal static class TiffImageDecoder
     {
         var tileWidth = FieldOrDefault(tiff, TiffTag.TILEWIDTH, 0);
         var tileHeight = FieldOrDefault(tiff, TiffTag.TILELENGTH, 0);
-        if (tileWidth <= 0 || tileHeight <= 0)
-        {
-            throw new ImageDecodeException(ImageDecodeError.Corrupt, "The tiled TIFF declares an invalid tile size.");
-        }
 
         var tile = new byte[tiff.TileSize()];
         var planes = planar ? layout.Channels : 1;
@@ -171,6 +173,21 @@ internal static class TiffImageDecoder
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// LibTiff allocates a whole tile before decoding it. Writers may use tiles larger than a small image, but a
+    /// tile far larger than both the image and any common tile size only serves to make us allocate.
+    /// </summary>
+    private static void CheckTileSize(Tiff tiff, int width, int height)
+    {
+        var tileWidth = FieldOrDefault(tiff, TiffTag.TILEWIDTH, 0);
+        var tileHeight = FieldOrDefault(tiff, TiffTag.TILELENGTH, 0);
+        if (tileWidth <= 0 || tileHeight <= 0 || (long)tileWidth * tileHeight > Math.Max(4L * width * height, 1024 * 1024))
+        {
+            throw new ImageDecodeException(
+                ImageDecodeError.Corrupt, $"The tiled TIFF declares an implausible tile size of {tileWidth} × {tileHeight}.");
         }
     }
 
@@ -267,8 +284,8 @@ internal static class TiffImageDecoder
             _messages.Add(string.IsNullOrEmpty(method) ? message : $"{method}: {message}");
         }
 
-        public ImageDecodeException Failure(ImageDecodeError error, string what) =>
-            new(error, _messages.Count == 0 ? $"{what}." : $"{what}: {_messages[0]}");
+        public ImageDecodeException Failure(ImageDecodeError error, string what, Exception? cause = null) =>
+            new(error, _messages.Count > 0 ? $"{what}: {_messages[0]}" : cause is null ? $"{what}." : $"{what}: {cause.Message}", cause);
     }
 
     private sealed class TiffSessionStream : TiffStream

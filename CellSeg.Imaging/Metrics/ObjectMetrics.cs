@@ -119,7 +119,7 @@ public sealed record ObjectMetrics(
             Circularity: Math.Min(1, 4 * Math.PI * area / (perimeter * perimeter)),
             FeretMax: feretMax * k,
             FeretMin: feretMin * k,
-            FeretAspectRatio: feretMin > 0 ? feretMax / feretMin : double.PositiveInfinity,
+            FeretAspectRatio: feretMax / feretMin,
             MajorAxis: major * k,
             MinorAxis: minor * k,
             BoundingBox: new BoundingBox(minX * k, minY * k, (maxX - minX) * k, (maxY - minY) * k),

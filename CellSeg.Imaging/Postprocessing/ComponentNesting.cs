@@ -108,7 +108,7 @@ internal sealed class ComponentNesting
                 f++;
             }
 
-            while (b < background.Length && (!background.IsRoot(b)))
+            while (b < background.Length && !background.IsRoot(b))
             {
                 b++;
             }
