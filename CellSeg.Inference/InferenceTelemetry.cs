@@ -19,12 +19,22 @@ public sealed class InferenceTelemetry : IDisposable
         Failures = _meter.CreateCounter<long>("cellseg.inference.failures", "{request}", "Requests that failed, by reason");
         InferenceDuration = _meter.CreateHistogram<double>("cellseg.inference.duration", "ms", "Time spent running the network per batch");
         BatchSize = _meter.CreateHistogram<int>("cellseg.inference.batch_size", "{image}", "Images per network run");
+        Requests = _meter.CreateCounter<long>("cellseg.inference.requests", "{request}", "Segmentation requests received");
+        QueueWait = _meter.CreateHistogram<double>("cellseg.inference.queue_wait", "ms", "Time an image waited for its batch");
+        BatchSplits = _meter.CreateCounter<long>("cellseg.inference.batch_splits", "{split}", "Batches split in halves, by reason (budget, out_of_memory)");
     }
+
+    /// <summary>Reports the images waiting per model, read when metrics are collected.</summary>
+    public void ObserveQueueDepth(Func<IEnumerable<Measurement<int>>> observe) =>
+        _meter.CreateObservableGauge("cellseg.inference.queue_depth", observe, "{image}", "Images waiting for a batch");
 
     public Counter<long> Images { get; }
     public Counter<long> Failures { get; }
     public Histogram<double> InferenceDuration { get; }
     public Histogram<int> BatchSize { get; }
+    public Counter<long> Requests { get; }
+    public Histogram<double> QueueWait { get; }
+    public Counter<long> BatchSplits { get; }
 
     public void Dispose() => _meter.Dispose();
 }

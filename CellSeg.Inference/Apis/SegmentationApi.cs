@@ -1,6 +1,7 @@
 using CellSeg.Inference.Models;
 using CellSeg.Inference.Segmentation;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
 namespace CellSeg.Inference.Apis;
@@ -13,11 +14,16 @@ public static class SegmentationApi
 
         api.MapGet("/models", ListModels)
             .WithName("ListModels")
-            .WithSummary("The models this instance serves, with their state and device.");
+            .WithSummary("The models this instance serves, with their state, device and safe batch size.");
 
         api.MapPost("/segment", SegmentAsync)
             .WithName("Segment")
             .WithSummary("Segments one image sent as the raw request body or as the first file of a multipart form.")
+            .DisableAntiforgery();
+
+        api.MapPost("/segment/batch", SegmentBatchAsync)
+            .WithName("SegmentBatch")
+            .WithSummary("Segments every file of a multipart form; each file gets its result or its own problem.")
             .DisableAntiforgery();
 
         return app;
@@ -25,7 +31,9 @@ public static class SegmentationApi
 
     public sealed record ModelInfo(
         string Name, string? DisplayName, string Version, string State, string? Device, string? Error,
-        int InputWidth, int InputHeight, float DefaultThreshold, int PreferredBatch, int MaxBatch);
+        int InputWidth, int InputHeight, float DefaultThreshold, int PreferredBatch, int MaxBatch, int QueueDepth);
+
+    public sealed record BatchItem(string FileName, SegmentResponse? Result, ProblemDetails? Problem);
 
     public static Ok<ModelInfo[]> ListModels(ModelRegistry registry) =>
         TypedResults.Ok(registry.Entries.Select(e => new ModelInfo(
@@ -39,31 +47,68 @@ public static class SegmentationApi
             e.Model?.Descriptor.InputHeight ?? 0,
             e.Model?.Descriptor.DefaultThreshold ?? 0,
             e.Model?.Descriptor.PreferredBatch ?? 0,
-            e.Model?.Descriptor.MaxBatch ?? 0)).ToArray());
+            e.Batcher?.MaxBatch ?? 0,
+            e.Batcher?.QueueDepth ?? 0)).ToArray());
 
     public static async Task<Results<Ok<SegmentResponse>, ProblemHttpResult>> SegmentAsync(
         HttpRequest request,
         SegmentationPipeline pipeline,
         IOptions<InferenceOptions> options,
-        string? model,
-        float? threshold,
-        bool? detectHoles,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        string? model = null,
+        float? threshold = null,
+        bool detectHoles = true,
+        int priority = 0)
     {
         try
         {
             var image = await ReadImageAsync(request, options.Value.MaxImageBytes, cancellationToken);
-            var parameters = new SegmentParameters(model ?? options.Value.Models[0], threshold, detectHoles ?? true);
+            var parameters = new SegmentParameters(model ?? options.Value.Models[0], threshold, detectHoles, priority);
             return TypedResults.Ok(await pipeline.SegmentAsync(image, parameters, cancellationToken));
         }
         catch (SegmentationFailedException failure)
         {
             pipeline.CountFailure(failure.Kind);
-            return TypedResults.Problem(
-                title: Title(failure.Kind),
-                detail: failure.Message,
-                statusCode: StatusCode(failure.Kind));
+            return TypedResults.Problem(ToProblem(failure));
         }
+    }
+
+    public static async Task<Results<Ok<BatchItem[]>, ProblemHttpResult>> SegmentBatchAsync(
+        HttpRequest request,
+        SegmentationPipeline pipeline,
+        IOptions<InferenceOptions> options,
+        CancellationToken cancellationToken,
+        string? model = null,
+        float? threshold = null,
+        bool detectHoles = true,
+        int priority = 0)
+    {
+        if (!request.HasFormContentType)
+        {
+            return TypedResults.Problem(ToProblem(new SegmentationFailedException(SegmentationFailureKind.InvalidRequest, "Send the images as multipart/form-data files.")));
+        }
+
+        var form = await request.ReadFormAsync(cancellationToken);
+        if (form.Files.Count == 0)
+        {
+            return TypedResults.Problem(ToProblem(new SegmentationFailedException(SegmentationFailureKind.InvalidRequest, "The form has no files.")));
+        }
+
+        var parameters = new SegmentParameters(model ?? options.Value.Models[0], threshold, detectHoles, priority);
+        var items = await Task.WhenAll(form.Files.Select(async file =>
+        {
+            try
+            {
+                var bytes = await ReadFileAsync(file, options.Value.MaxImageBytes, cancellationToken);
+                return new BatchItem(file.FileName, await pipeline.SegmentAsync(bytes, parameters, cancellationToken), null);
+            }
+            catch (SegmentationFailedException failure)
+            {
+                pipeline.CountFailure(failure.Kind);
+                return new BatchItem(file.FileName, null, ToProblem(failure));
+            }
+        }));
+        return TypedResults.Ok(items);
     }
 
     private static async Task<byte[]> ReadImageAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
@@ -71,49 +116,58 @@ public static class SegmentationApi
         if (request.HasFormContentType)
         {
             var form = await request.ReadFormAsync(cancellationToken);
-            var file = form.Files.Count > 0
-                ? form.Files[0]
+            return form.Files.Count > 0
+                ? await ReadFileAsync(form.Files[0], maxBytes, cancellationToken)
                 : throw new SegmentationFailedException(SegmentationFailureKind.InvalidRequest, "The form has no file.");
-            if (file.Length > maxBytes)
-            {
-                throw new SegmentationFailedException(SegmentationFailureKind.ImageTooLarge, $"The image is larger than {maxBytes} bytes.");
-            }
-
-            using var buffer = new MemoryStream((int)file.Length);
-            await file.CopyToAsync(buffer, cancellationToken);
-            return buffer.ToArray();
         }
 
         if (request.ContentLength > maxBytes)
         {
-            throw new SegmentationFailedException(SegmentationFailureKind.ImageTooLarge, $"The image is larger than {maxBytes} bytes.");
+            throw TooLarge(maxBytes);
         }
 
         using var body = new MemoryStream(request.ContentLength is > 0 and var length ? (int)length : 64 * 1024);
         await request.Body.CopyToAsync(body, cancellationToken);
-        if (body.Length > maxBytes)
-        {
-            throw new SegmentationFailedException(SegmentationFailureKind.ImageTooLarge, $"The image is larger than {maxBytes} bytes.");
-        }
-
-        return body.ToArray();
+        return body.Length <= maxBytes ? body.ToArray() : throw TooLarge(maxBytes);
     }
 
-    private static int StatusCode(SegmentationFailureKind kind) => kind switch
+    private static async Task<byte[]> ReadFileAsync(IFormFile file, long maxBytes, CancellationToken cancellationToken)
     {
-        SegmentationFailureKind.UnknownModel => StatusCodes.Status404NotFound,
-        SegmentationFailureKind.ModelNotReady => StatusCodes.Status503ServiceUnavailable,
-        SegmentationFailureKind.ImageTooLarge => StatusCodes.Status413PayloadTooLarge,
-        SegmentationFailureKind.UnreadableImage => StatusCodes.Status422UnprocessableEntity,
-        _ => StatusCodes.Status400BadRequest,
-    };
+        if (file.Length > maxBytes)
+        {
+            throw TooLarge(maxBytes);
+        }
 
-    private static string Title(SegmentationFailureKind kind) => kind switch
+        using var buffer = new MemoryStream((int)file.Length);
+        await file.CopyToAsync(buffer, cancellationToken);
+        return buffer.ToArray();
+    }
+
+    private static SegmentationFailedException TooLarge(long maxBytes) =>
+        new(SegmentationFailureKind.ImageTooLarge, $"The image is larger than {maxBytes} bytes.");
+
+    private static ProblemDetails ToProblem(SegmentationFailedException failure) => new()
     {
-        SegmentationFailureKind.UnknownModel => "Unknown model",
-        SegmentationFailureKind.ModelNotReady => "Model not ready",
-        SegmentationFailureKind.ImageTooLarge => "Image too large",
-        SegmentationFailureKind.UnreadableImage => "Unreadable image",
-        _ => "Invalid request",
+        Status = failure.Kind switch
+        {
+            SegmentationFailureKind.UnknownModel => StatusCodes.Status404NotFound,
+            SegmentationFailureKind.ModelNotReady => StatusCodes.Status503ServiceUnavailable,
+            SegmentationFailureKind.ImageTooLarge => StatusCodes.Status413PayloadTooLarge,
+            SegmentationFailureKind.UnreadableImage => StatusCodes.Status422UnprocessableEntity,
+            SegmentationFailureKind.Busy => StatusCodes.Status429TooManyRequests,
+            SegmentationFailureKind.TimedOut => StatusCodes.Status503ServiceUnavailable,
+            _ => StatusCodes.Status400BadRequest,
+        },
+        Title = failure.Kind switch
+        {
+            SegmentationFailureKind.UnknownModel => "Unknown model",
+            SegmentationFailureKind.ModelNotReady => "Model not ready",
+            SegmentationFailureKind.ImageTooLarge => "Image too large",
+            SegmentationFailureKind.UnreadableImage => "Unreadable image",
+            SegmentationFailureKind.Busy => "Model queue full",
+            SegmentationFailureKind.TimedOut => "Timed out",
+            _ => "Invalid request",
+        },
+        Detail = failure.Message,
     };
 }

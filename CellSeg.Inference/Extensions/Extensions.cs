@@ -1,3 +1,4 @@
+using CellSeg.Inference.Batching;
 using CellSeg.Inference.Models;
 using CellSeg.Inference.Segmentation;
 
@@ -9,6 +10,11 @@ public static class Extensions
     {
         builder.Services.AddOptions<InferenceOptions>()
             .BindConfiguration(InferenceOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.AddOptions<BatchingOptions>()
+            .BindConfiguration(BatchingOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
 

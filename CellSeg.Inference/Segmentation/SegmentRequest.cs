@@ -1,7 +1,7 @@
 namespace CellSeg.Inference.Segmentation;
 
 /// <summary>The parameters of one segmentation, as query-string values of <c>POST /v1/segment</c>.</summary>
-public sealed record SegmentParameters(string Model, float? Threshold, bool DetectHoles);
+public sealed record SegmentParameters(string Model, float? Threshold, bool DetectHoles, int Priority = 0);
 
 public sealed record SegmentTimings(double QueueMs, double PreprocessMs, double InferenceMs, double PostprocessMs);
 

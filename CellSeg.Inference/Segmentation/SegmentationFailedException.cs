@@ -8,6 +8,8 @@ public enum SegmentationFailureKind
     ModelNotReady,
     UnreadableImage,
     ImageTooLarge,
+    Busy,
+    TimedOut,
 }
 
 public sealed class SegmentationFailedException(SegmentationFailureKind kind, string reason) : Exception(reason)

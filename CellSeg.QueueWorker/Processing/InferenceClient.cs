@@ -33,7 +33,7 @@ public sealed class InferenceClient(HttpClient http)
     public async Task<InferenceResult> SegmentAsync(byte[] image, SegmentationWorkItem item, CancellationToken cancellationToken)
     {
         var uri = string.Create(CultureInfo.InvariantCulture,
-            $"v1/segment?model={Uri.EscapeDataString(item.Model)}&threshold={item.Threshold}&detectHoles={item.DetectHoles}");
+            $"v1/segment?model={Uri.EscapeDataString(item.Model)}&threshold={item.Threshold}&detectHoles={item.DetectHoles}&priority={item.Priority}");
         using var content = new ByteArrayContent(image);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         using var response = await http.PostAsync(uri, content, cancellationToken);

@@ -1,0 +1,4 @@
+namespace CellSeg.Inference.Batching;
+
+/// <summary>One image's probability map from a batch, with how the batch ran.</summary>
+public sealed record BatchResult(float[] Probabilities, int BatchSize, double QueueMs, double InferenceMs);

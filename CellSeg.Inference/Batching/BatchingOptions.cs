@@ -1,0 +1,43 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace CellSeg.Inference.Batching;
+
+/// <summary>
+/// How requests for one model are gathered into batches. Defaults suit a CPU; the inference benchmark
+/// (<c>perf/CellSeg.LoadGen -- inference</c>) measures the best values for a machine.
+/// </summary>
+public sealed class BatchingOptions
+{
+    public const string SectionName = "Inference:Batching";
+
+    /// <summary>Largest batch; 0 takes the model's <c>maxBatch</c> from its model.json.</summary>
+    [Range(0, 1024)]
+    public int MaxBatch { get; set; }
+
+    /// <summary>
+    /// How long an idle executor waits for a batch to fill once it holds fewer than the model's preferred batch.
+    /// 0 runs at once with whatever is queued: under load batches still form while the previous one runs.
+    /// </summary>
+    [Range(0, 1000)]
+    public double MaxQueueDelayMs { get; set; }
+
+    /// <summary>Images that may wait per model; past it requests are refused with 429.</summary>
+    [Range(1, 100_000)]
+    public int QueueCapacity { get; set; } = 512;
+
+    /// <summary>Batches run at once per model on the shared session.</summary>
+    [Range(1, 64)]
+    public int Executors { get; set; } = 1;
+
+    /// <summary>Bytes a batch may use; 0 means no limit. A larger batch is split in halves before it runs.</summary>
+    [Range(0, long.MaxValue)]
+    public long MemoryBudgetBytes { get; set; }
+
+    /// <summary>Bytes one image costs in a batch; 0 estimates it from the model's tensors.</summary>
+    [Range(0, long.MaxValue)]
+    public long MemoryPerImageBytes { get; set; }
+
+    /// <summary>Longest a request may wait and run before it is dropped with a timeout.</summary>
+    [Range(1, 3_600_000)]
+    public int RequestTimeoutMs { get; set; } = 120_000;
+}

@@ -1,0 +1,252 @@
+using System.Diagnostics;
+using CellSeg.Inference.Models;
+using Microsoft.ML.OnnxRuntime;
+
+namespace CellSeg.Inference.Batching;
+
+/// <summary>
+/// Gathers one model's requests into batches: higher priority first, then arrival order; up to the largest batch
+/// the model and the memory budget allow. Executors share the model's one session. A batch over the memory budget,
+/// or one that runs out of memory, is split in halves and retried, so no image fails because of its neighbours.
+/// </summary>
+public sealed partial class ModelBatcher : IAsyncDisposable
+{
+    private readonly LoadedModel _model;
+    private readonly BatchingOptions _options;
+    private readonly InferenceTelemetry _telemetry;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly PriorityQueue<PendingImage, (int Priority, long Sequence)> _queue = new();
+    private readonly SemaphoreSlim _queued = new(0);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task[] _executors;
+    private readonly int _maxBatch;
+    private readonly int _preferredBatch;
+    private readonly long _bytesPerImage;
+    private readonly int _imageLength;
+    private long _sequence;
+
+    public ModelBatcher(LoadedModel model, BatchingOptions options, InferenceTelemetry telemetry, TimeProvider time, ILogger logger)
+    {
+        _model = model;
+        _options = options;
+        _telemetry = telemetry;
+        _time = time;
+        _logger = logger;
+        var descriptor = model.Descriptor;
+        _imageLength = descriptor.Channels * descriptor.InputHeight * descriptor.InputWidth;
+        _maxBatch = Math.Max(1, options.MaxBatch > 0 ? options.MaxBatch : descriptor.MaxBatch);
+        _preferredBatch = Math.Clamp(descriptor.PreferredBatch, 1, _maxBatch);
+        // Without a measured figure: input and output tensors, times a working-set factor for the activations.
+        _bytesPerImage = options.MemoryPerImageBytes > 0
+            ? options.MemoryPerImageBytes
+            : ((long)_imageLength + (descriptor.InputHeight * descriptor.InputWidth)) * sizeof(float) * 16;
+        _executors = [.. Enumerable.Range(0, options.Executors).Select(_ => Task.Run(() => ExecuteAsync(_stopping.Token)))];
+    }
+
+    public string Model => _model.Descriptor.Name;
+
+    public int QueueDepth
+    {
+        get
+        {
+            lock (_queue)
+            {
+                return _queue.Count;
+            }
+        }
+    }
+
+    public int MaxBatch => _maxBatch;
+
+    /// <summary>Queues one image (a CHW tensor of the model's input size) and waits for its probability map.</summary>
+    /// <exception cref="QueueFullException">The model's queue is at capacity.</exception>
+    public Task<BatchResult> SubmitAsync(float[] input, int priority, CancellationToken cancellationToken)
+    {
+        if (input.Length != _imageLength)
+        {
+            throw new ArgumentException($"The input holds {input.Length} floats; the model takes {_imageLength}.", nameof(input));
+        }
+
+        var pending = new PendingImage(input, _time.GetTimestamp(), Activity.Current?.Context ?? default, cancellationToken);
+        lock (_queue)
+        {
+            if (_queue.Count >= _options.QueueCapacity)
+            {
+                throw new QueueFullException(Model, _options.QueueCapacity);
+            }
+
+            // Higher priority first; equal priorities in arrival order.
+            _queue.Enqueue(pending, (-priority, _sequence++));
+        }
+
+        pending.ListenForCancellation();
+        _queued.Release();
+        return pending.Completion.Task;
+    }
+
+    private async Task ExecuteAsync(CancellationToken stopping)
+    {
+        var batch = new List<PendingImage>(_maxBatch);
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await _queued.WaitAsync(stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            if (_options.MaxQueueDelayMs > 0 && QueueDepth < _preferredBatch)
+            {
+                await WaitForBatchAsync(stopping);
+            }
+
+            batch.Clear();
+            lock (_queue)
+            {
+                // WaitAsync took the count of one queued image; each further image taken takes its own. A count
+                // released after its image was already taken here only causes one empty wake-up later.
+                var counted = true;
+                while (batch.Count < _maxBatch && _queue.TryDequeue(out var pending, out _))
+                {
+                    if (!counted)
+                    {
+                        _queued.Wait(0, CancellationToken.None);
+                    }
+
+                    counted = false;
+                    if (!pending.Cancelled)
+                    {
+                        batch.Add(pending);
+                    }
+                }
+            }
+
+            if (batch.Count > 0)
+            {
+                RunWithinBudget(batch);
+            }
+        }
+    }
+
+    private async Task WaitForBatchAsync(CancellationToken stopping)
+    {
+        var deadline = _time.GetTimestamp() + (long)(_options.MaxQueueDelayMs * _time.TimestampFrequency / 1000);
+        while (QueueDepth < _preferredBatch && _time.GetTimestamp() < deadline && !stopping.IsCancellationRequested)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(0.5), _time, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Runs a batch, splitting it while it exceeds the memory budget or runs out of memory.</summary>
+    private void RunWithinBudget(List<PendingImage> batch)
+    {
+        if (batch.Count > 1 && _options.MemoryBudgetBytes > 0 && batch.Count * _bytesPerImage > _options.MemoryBudgetBytes)
+        {
+            Split(batch, "budget");
+            return;
+        }
+
+        try
+        {
+            Run(batch);
+        }
+        catch (OnnxRuntimeException ex) when (batch.Count > 1 && IsOutOfMemory(ex))
+        {
+            LogOutOfMemorySplit(_logger, Model, batch.Count);
+            Split(batch, "out_of_memory");
+        }
+        catch (Exception ex) when (ex is OnnxRuntimeException or InvalidOperationException or OutOfMemoryException)
+        {
+            foreach (var pending in batch)
+            {
+                pending.Completion.TrySetException(ex);
+            }
+        }
+    }
+
+    private void Split(List<PendingImage> batch, string reason)
+    {
+        _telemetry.BatchSplits.Add(1, new KeyValuePair<string, object?>("model", Model), new KeyValuePair<string, object?>("reason", reason));
+        var half = batch.Count / 2;
+        RunWithinBudget(batch.GetRange(0, half));
+        RunWithinBudget(batch.GetRange(half, batch.Count - half));
+    }
+
+    private void Run(List<PendingImage> batch)
+    {
+        using var activity = InferenceTelemetry.Source.StartActivity(
+            "inference.batch",
+            ActivityKind.Internal,
+            parentContext: default,
+            links: [.. batch.Where(p => p.Parent != default).Select(p => new ActivityLink(p.Parent))]);
+        activity?.SetTag("cellseg.model", Model);
+        activity?.SetTag("cellseg.batch_size", batch.Count);
+
+        var started = _time.GetTimestamp();
+        var input = new float[batch.Count * _imageLength];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Input.CopyTo(input, i * _imageLength);
+        }
+
+        var output = _model.Run(input, batch.Count);
+        var inferenceMs = _time.GetElapsedTime(started).TotalMilliseconds;
+        var plane = output.Length / batch.Count;
+
+        var model = new KeyValuePair<string, object?>("model", Model);
+        _telemetry.BatchSize.Record(batch.Count, model);
+        _telemetry.InferenceDuration.Record(inferenceMs, model);
+        foreach (var (pending, index) in batch.Select((p, i) => (p, i)))
+        {
+            var queueMs = _time.GetElapsedTime(pending.EnqueuedAt, started).TotalMilliseconds;
+            _telemetry.QueueWait.Record(queueMs, model);
+            pending.Completion.TrySetResult(new BatchResult(output.AsSpan(index * plane, plane).ToArray(), batch.Count, queueMs, inferenceMs));
+        }
+    }
+
+    private static bool IsOutOfMemory(OnnxRuntimeException ex) =>
+        ex.Message.Contains("allocate", StringComparison.OrdinalIgnoreCase)
+        || ex.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        await Task.WhenAll(_executors);
+        lock (_queue)
+        {
+            while (_queue.TryDequeue(out var pending, out _))
+            {
+                pending.Completion.TrySetCanceled();
+            }
+        }
+
+        _stopping.Dispose();
+        _queued.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Model {Model} ran out of memory on a batch of {BatchSize}; splitting it")]
+    private static partial void LogOutOfMemorySplit(ILogger logger, string model, int batchSize);
+
+    private sealed class PendingImage(float[] input, long enqueuedAt, ActivityContext parent, CancellationToken cancellationToken)
+    {
+        private CancellationTokenRegistration _registration;
+
+        public float[] Input { get; } = input;
+        public long EnqueuedAt { get; } = enqueuedAt;
+        public ActivityContext Parent { get; } = parent;
+        public TaskCompletionSource<BatchResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public bool Cancelled => Completion.Task.IsCompleted;
+
+        public void ListenForCancellation()
+        {
+            // A caller that gives up (HTTP request aborted, worker cancelled the task) leaves the queue at once;
+            // the executor skips completed entries.
+            _registration = cancellationToken.Register(() => Completion.TrySetCanceled(cancellationToken));
+            Completion.Task.ContinueWith(_ => _registration.Dispose(), TaskScheduler.Default);
+        }
+    }
+}
