@@ -1,0 +1,129 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using CellSeg.LoadGen.Topology;
+
+namespace CellSeg.Inference.Tests;
+
+public sealed class BatchingTests
+{
+    private static readonly byte[] s_spheroid = File.ReadAllBytes(Path.Combine(RepositoryLayout.Root, "tests", "assets", "single-spheroid.png"));
+
+    [Fact]
+    public async Task ConcurrentRequestsShareBatchesAndEachGetsItsOwnObjects()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var factory = new InferenceFactory(new Dictionary<string, string?> { ["Inference:Batching:MaxQueueDelayMs"] = "50" });
+        using var client = await factory.CreateReadyClientAsync(ct);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => SegmentAsync(client, ct)));
+
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.Status));
+        Assert.All(answers, a => Assert.Equal(1, a.Body.GetProperty("objectCount").GetInt32()));
+        Assert.Contains(answers, a => a.Body.GetProperty("batchSize").GetInt32() > 1);
+        Assert.All(answers, a => Assert.InRange(a.Body.GetProperty("batchSize").GetInt32(), 1, 8));
+    }
+
+    [Fact]
+    public async Task MemoryBudgetOfHalfABatchSplitsBatchesWithoutFailingAnImage()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var splits = new InstrumentTotal("CellSeg.Inference", "cellseg.inference.batch_splits");
+        await using var factory = new InferenceFactory(new Dictionary<string, string?>
+        {
+            // hrnet's full batch is 8 images; the budget holds 4 of them.
+            ["Inference:Batching:MaxBatch"] = "8",
+            ["Inference:Batching:MemoryPerImageBytes"] = "1000000",
+            ["Inference:Batching:MemoryBudgetBytes"] = "4000000",
+            ["Inference:Batching:MaxQueueDelayMs"] = "100",
+        });
+        using var client = await factory.CreateReadyClientAsync(ct);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => SegmentAsync(client, ct)));
+
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.Status));
+        Assert.All(answers, a => Assert.Equal(1, a.Body.GetProperty("objectCount").GetInt32()));
+        Assert.All(answers, a => Assert.InRange(a.Body.GetProperty("batchSize").GetInt32(), 1, 4));
+        Assert.True(splits.Value > 0, "A burst of 32 should have formed batches over the budget that were split.");
+    }
+
+    [Fact]
+    public async Task FullQueueAnswersTooManyRequestsWithAReason()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var factory = new InferenceFactory(new Dictionary<string, string?>
+        {
+            ["Inference:Batching:QueueCapacity"] = "1",
+            // The executor holds the first image back waiting for a batch to form, so it stays queued.
+            ["Inference:Batching:MaxQueueDelayMs"] = "1000",
+        });
+        using var client = await factory.CreateReadyClientAsync(ct);
+
+        var first = SegmentAsync(client, ct);
+        await Task.Delay(200, ct);
+        var second = await SegmentAsync(client, ct);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.Status);
+        Assert.Equal("Model queue full", second.Body.GetProperty("title").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await first).Status);
+    }
+
+    [Fact]
+    public async Task AnswerReportsDeviceBatchAndTimings()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var factory = new InferenceFactory();
+        using var client = await factory.CreateReadyClientAsync(ct);
+
+        var answer = await SegmentAsync(client, ct);
+
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+        Assert.Equal("hrnet", answer.Body.GetProperty("model").GetString());
+        Assert.Equal("cpu", answer.Body.GetProperty("device").GetString());
+        Assert.Equal((512, 512), (answer.Body.GetProperty("width").GetInt32(), answer.Body.GetProperty("height").GetInt32()));
+        var timings = answer.Body.GetProperty("timings");
+        Assert.True(timings.GetProperty("inferenceMs").GetDouble() > 0);
+        Assert.True(timings.GetProperty("preprocessMs").GetDouble() > 0);
+        Assert.True(timings.GetProperty("queueMs").GetDouble() >= 0);
+
+        var models = await client.GetFromJsonAsync<JsonElement>("/v1/models", ct);
+        var hrnet = Assert.Single(models.EnumerateArray());
+        Assert.Equal("ready", hrnet.GetProperty("state").GetString());
+        Assert.Equal("cpu", hrnet.GetProperty("device").GetString());
+        Assert.Equal(8, hrnet.GetProperty("maxBatch").GetInt32());
+    }
+
+    private static async Task<(HttpStatusCode Status, JsonElement Body)> SegmentAsync(HttpClient client, CancellationToken ct)
+    {
+        using var content = new ByteArrayContent(s_spheroid);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var response = await client.PostAsync("/v1/segment?model=hrnet", content, ct);
+        return (response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>(ct));
+    }
+
+    /// <summary>The running total of one counter, as a metrics exporter would see it.</summary>
+    private sealed class InstrumentTotal : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private long _value;
+
+        public InstrumentTotal(string meter, string instrument)
+        {
+            _listener.InstrumentPublished = (candidate, listener) =>
+            {
+                if (candidate.Meter.Name == meter && candidate.Name == instrument)
+                {
+                    listener.EnableMeasurementEvents(candidate);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _value, value));
+            _listener.Start();
+        }
+
+        public long Value => Interlocked.Read(ref _value);
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
