@@ -1,4 +1,5 @@
 using CellSeg.LoadGen;
+using CellSeg.LoadGen.Benchmarks;
 using CellSeg.LoadGen.Scenarios;
 using CellSeg.LoadGen.Topology;
 
@@ -24,6 +25,15 @@ try
                 Api: options.Uri("api"),
                 Folder: options.Text("folder", Path.Combine(RepositoryLayout.Root, ".local", "demo"))),
             cancellation.Token),
+        "inference" => await InferenceScenario.RunAsync(
+            new InferenceScenario.Options(
+                Model: options.Text("model", "hrnet"),
+                Clients: [.. options.Text("clients", "8").Split(',').Select(c => int.Parse(c, System.Globalization.CultureInfo.InvariantCulture))],
+                Seconds: options.Number("seconds", 20),
+                Url: options.Uri("url"),
+                Folder: options.Text("folder", Path.Combine(RepositoryLayout.Root, ".local", "bench")),
+                ModelSizedImages: options.Text("original-images", "false") != "true"),
+            cancellation.Token),
         _ => Usage(),
     };
 }
@@ -40,6 +50,8 @@ static int Usage()
 
           demo    the demo images through the local topology by several users
                   --users 3  --model hrnet  --api URL (use a running Api instead of starting one)
+          inference  raw ONNX Runtime grid, seed mode and the dynamic batcher, over HTTP clients
+                  --model hrnet  --clients 8 (or 1,4,8,16)  --seconds 20  --url URL  --original-images
         """);
     return 2;
 }

@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+
+namespace CellSeg.LoadGen.Benchmarks;
+
+public sealed record LoadResult(int Clients, long Images, long Failures, double Seconds, double P50Ms, double P95Ms, double P99Ms)
+{
+    public double ImagesPerSecond => Images / Seconds;
+}
+
+/// <summary>A fixed number of clients, each sending its next image as soon as the previous answer arrives.</summary>
+public static class HttpLoad
+{
+    public static async Task<LoadResult> RunAsync(
+        Uri baseAddress, string path, IReadOnlyList<byte[]> images, int clients, TimeSpan warmUp, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients + 4 })
+        {
+            BaseAddress = baseAddress,
+            Timeout = TimeSpan.FromMinutes(2),
+        };
+
+        await WarmUpAsync(http, path, images, clients, warmUp, cancellationToken);
+
+        var latencies = new List<double>[clients];
+        var failures = 0L;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async client =>
+        {
+            var mine = latencies[client] = [];
+            var next = client;
+            while (clock.Elapsed < duration)
+            {
+                var started = Stopwatch.GetTimestamp();
+                if (await SendAsync(http, path, images[next++ % images.Count], cancellationToken))
+                {
+                    mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                }
+                else
+                {
+                    Interlocked.Increment(ref failures);
+                }
+            }
+        }));
+        var seconds = clock.Elapsed.TotalSeconds;
+
+        var all = latencies.SelectMany(l => l).Order().ToArray();
+        return new LoadResult(clients, all.Length, failures, seconds, Percentile(all, 0.50), Percentile(all, 0.95), Percentile(all, 0.99));
+    }
+
+    private static async Task WarmUpAsync(HttpClient http, string path, IReadOnlyList<byte[]> images, int clients, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async client =>
+        {
+            var next = client;
+            while (clock.Elapsed < duration)
+            {
+                await SendAsync(http, path, images[next++ % images.Count], cancellationToken);
+            }
+        }));
+    }
+
+    private static async Task<bool> SendAsync(HttpClient http, string path, byte[] image, CancellationToken cancellationToken)
+    {
+        using var content = new ByteArrayContent(image);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var response = await http.PostAsync(path, content, cancellationToken);
+        // Read the whole answer: its polygons are part of the work being measured.
+        await response.Content.ReadAsByteArrayAsync(cancellationToken);
+        return response.IsSuccessStatusCode;
+    }
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+}

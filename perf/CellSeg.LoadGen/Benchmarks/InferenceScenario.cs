@@ -1,0 +1,135 @@
+using System.Globalization;
+using System.Text.Json;
+using CellSeg.LoadGen.Topology;
+using SkiaSharp;
+
+namespace CellSeg.LoadGen.Benchmarks;
+
+/// <summary>
+/// <c>inference</c>: in one run on one machine, (a) the model's raw ONNX Runtime throughput over a grid of batch
+/// sizes × executors × intra-op threads, (b) the service in "seed mode" (batch 1 behind one executor: the old hub's
+/// per-model lock) and (c) the service with its dynamic batcher configured from the best raw point, both driven by
+/// concurrent HTTP clients.
+/// </summary>
+public static class InferenceScenario
+{
+    public sealed record Options(string Model, IReadOnlyList<int> Clients, int Seconds, Uri? Url, string Folder, bool ModelSizedImages);
+
+    private sealed record ServiceRow(string Mode, LoadResult Load);
+
+    public static async Task<int> RunAsync(Options options, CancellationToken cancellationToken)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var raw = new RawModelBenchmark(Path.Combine(RepositoryLayout.Root, "models", options.Model));
+        var cores = Environment.ProcessorCount;
+        Console.WriteLine($"Model {options.Model}, {cores} cores, clients {string.Join(",", options.Clients)}, {options.Seconds} s per point");
+
+        Console.WriteLine("(a) raw ONNX Runtime grid");
+        var grid = raw.MeasureGrid([1, 2, 4, 8], [1, 2], [1, cores], TimeSpan.FromSeconds(1.5));
+        foreach (var point in grid)
+        {
+            Console.WriteLine(string.Create(c, $"    {point.Config,-40} {point.ImagesPerSecond,8:F1} img/s"));
+        }
+
+        var best = grid.MaxBy(p => p.ImagesPerSecond)!;
+        var singleMs = raw.SingleCallMilliseconds(cores);
+        Console.WriteLine(string.Create(c, $"    best: {best.Config} = {best.ImagesPerSecond:F1} img/s; one batch-1 call: {singleMs:F1} ms"));
+
+        var images = LoadImages(raw.Shape, options.ModelSizedImages);
+        var path = $"/v1/segment?model={options.Model}";
+        var rows = new List<ServiceRow>();
+
+        if (options.Url is { } url)
+        {
+            foreach (var clients in options.Clients)
+            {
+                rows.Add(new ServiceRow("service", await MeasureAsync(url, path, images, clients, options, cancellationToken)));
+            }
+        }
+        else
+        {
+            var seedSettings = ServiceSettings(options.Model, maxBatch: 1, executors: 1, intraOp: cores);
+            var serviceSettings = ServiceSettings(options.Model, maxBatch: best.Config.Batch, executors: best.Config.Executors, intraOp: best.Config.IntraOpThreads);
+            foreach (var (mode, settings) in new[] { ("seed", seedSettings), ("service", serviceSettings) })
+            {
+                Console.WriteLine($"({(mode == "seed" ? "b" : "c")}) {mode} mode: {string.Join(' ', settings.Select(s => $"{s.Key}={s.Value}"))}");
+                await using var service = ServiceProcess.Create($"inference-{mode}", "CellSeg.Inference", settings, Path.Combine(options.Folder, "logs"));
+                service.Start();
+                using (var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(5) })
+                {
+                    await service.WaitHealthyAsync(probe, TimeSpan.FromSeconds(90), cancellationToken);
+                }
+
+                foreach (var clients in options.Clients)
+                {
+                    rows.Add(new ServiceRow(mode, await MeasureAsync(service.Url, path, images, clients, options, cancellationToken)));
+                }
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"{"mode",-8} {"clients",7} {"img/s",8} {"x raw",6} {"p50 ms",8} {"p95 ms",8} {"p99 ms",8} {"failed",7}");
+        foreach (var row in rows)
+        {
+            var load = row.Load;
+            Console.WriteLine(string.Create(c,
+                $"{row.Mode,-8} {load.Clients,7} {load.ImagesPerSecond,8:F1} {load.ImagesPerSecond / best.ImagesPerSecond,6:F2} {load.P50Ms,8:F1} {load.P95Ms,8:F1} {load.P99Ms,8:F1} {load.Failures,7}"));
+        }
+
+        var last = options.Clients[^1];
+        var batched = rows.Last(r => r.Mode == "service" && r.Load.Clients == last).Load;
+        var seed = rows.LastOrDefault(r => r.Mode == "seed" && r.Load.Clients == last)?.Load;
+        var oneClient = rows.FirstOrDefault(r => r.Mode == "service" && r.Load.Clients == 1)?.Load;
+        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+        {
+            ["model"] = options.Model,
+            ["device"] = "cpu",
+            ["clients"] = last,
+            ["raw_img_s"] = Math.Round(best.ImagesPerSecond, 2),
+            ["raw_config"] = best.Config.ToString(),
+            ["raw_single_call_ms"] = Math.Round(singleMs, 2),
+            ["seed_mode_img_s"] = seed is null ? null : Math.Round(seed.ImagesPerSecond, 2),
+            ["service_img_s"] = Math.Round(batched.ImagesPerSecond, 2),
+            ["p50_ms"] = Math.Round(batched.P50Ms, 2),
+            ["p95_ms"] = Math.Round(batched.P95Ms, 2),
+            ["p99_ms"] = Math.Round(batched.P99Ms, 2),
+            ["one_client_p95_ms"] = oneClient is null ? null : Math.Round(oneClient.P95Ms, 2),
+            ["failures"] = rows.Sum(r => r.Load.Failures),
+        }));
+        return 0;
+    }
+
+    private static async Task<LoadResult> MeasureAsync(Uri url, string path, IReadOnlyList<byte[]> images, int clients, Options options, CancellationToken cancellationToken) =>
+        await HttpLoad.RunAsync(url, path, images, clients, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(options.Seconds), cancellationToken);
+
+    private static Dictionary<string, string> ServiceSettings(string model, int maxBatch, int executors, int intraOp) => new()
+    {
+        ["Inference__Models__0"] = model,
+        ["Inference__IntraOpThreads"] = intraOp.ToString(CultureInfo.InvariantCulture),
+        ["Inference__Batching__MaxBatch"] = maxBatch.ToString(CultureInfo.InvariantCulture),
+        ["Inference__Batching__Executors"] = executors.ToString(CultureInfo.InvariantCulture),
+        ["Logging__LogLevel__Default"] = "Warning",
+    };
+
+    /// <summary>
+    /// The demo images as PNG. By default each is resized to the model's input size, so that the measurement is
+    /// about serving the network rather than decoding large files; <c>--original-images</c> sends them as they are.
+    /// </summary>
+    private static List<byte[]> LoadImages(ModelShape shape, bool modelSized)
+    {
+        var files = Directory.GetFiles(RepositoryLayout.DemoImages, "*.png").Order(StringComparer.Ordinal).ToList();
+        if (!modelSized)
+        {
+            return [.. files.Select(File.ReadAllBytes)];
+        }
+
+        return [.. files.Select(file =>
+        {
+            using var original = SKBitmap.Decode(file);
+            using var resized = original.Resize(new SKImageInfo(shape.Width, shape.Height, SKColorType.Rgba8888), new SKSamplingOptions(SKFilterMode.Linear));
+            using var image = SKImage.FromBitmap(resized);
+            using var png = image.Encode(SKEncodedImageFormat.Png, 100);
+            return png.ToArray();
+        })];
+    }
+}
