@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using CellSeg.Inference.Models;
 using Microsoft.ML.OnnxRuntime;
@@ -34,7 +35,7 @@ public sealed partial class ModelBatcher : IAsyncDisposable
         _time = time;
         _logger = logger;
         var descriptor = model.Descriptor;
-        _imageLength = descriptor.Channels * descriptor.InputHeight * descriptor.InputWidth;
+        _imageLength = model.InputLength;
         _maxBatch = Math.Max(1, options.MaxBatch > 0 ? options.MaxBatch : descriptor.MaxBatch);
         _preferredBatch = Math.Clamp(descriptor.PreferredBatch, 1, _maxBatch);
         // Without a measured figure: input and output tensors, times a working-set factor for the activations.
@@ -59,11 +60,14 @@ public sealed partial class ModelBatcher : IAsyncDisposable
 
     public int MaxBatch => _maxBatch;
 
-    /// <summary>Queues one image (a CHW tensor of the model's input size) and waits for its probability map.</summary>
+    /// <summary>
+    /// Queues one image (a CHW tensor of the model's input size; the array may be longer, e.g. pooled) and waits for
+    /// its probability map, which comes in an <see cref="ArrayPool{T}.Shared"/> array the caller returns.
+    /// </summary>
     /// <exception cref="QueueFullException">The model's queue is at capacity.</exception>
     public Task<BatchResult> SubmitAsync(float[] input, int priority, CancellationToken cancellationToken)
     {
-        if (input.Length != _imageLength)
+        if (input.Length < _imageLength)
         {
             throw new ArgumentException($"The input holds {input.Length} floats; the model takes {_imageLength}.", nameof(input));
         }
@@ -88,6 +92,8 @@ public sealed partial class ModelBatcher : IAsyncDisposable
     private async Task ExecuteAsync(CancellationToken stopping)
     {
         var batch = new List<PendingImage>(_maxBatch);
+        // Each executor owns its batch tensors, reused for every batch it runs.
+        var buffers = new BatchBuffers(new float[_maxBatch * _model.InputLength], new float[_maxBatch * _model.OutputLength]);
         while (!stopping.IsCancellationRequested)
         {
             try
@@ -127,7 +133,7 @@ public sealed partial class ModelBatcher : IAsyncDisposable
 
             if (batch.Count > 0)
             {
-                RunWithinBudget(batch);
+                RunWithinBudget(batch, buffers);
             }
         }
     }
@@ -142,22 +148,22 @@ public sealed partial class ModelBatcher : IAsyncDisposable
     }
 
     /// <summary>Runs a batch, splitting it while it exceeds the memory budget or runs out of memory.</summary>
-    private void RunWithinBudget(List<PendingImage> batch)
+    private void RunWithinBudget(List<PendingImage> batch, BatchBuffers buffers)
     {
         if (batch.Count > 1 && _options.MemoryBudgetBytes > 0 && batch.Count * _bytesPerImage > _options.MemoryBudgetBytes)
         {
-            Split(batch, "budget");
+            Split(batch, buffers, "budget");
             return;
         }
 
         try
         {
-            Run(batch);
+            Run(batch, buffers);
         }
         catch (OnnxRuntimeException ex) when (batch.Count > 1 && IsOutOfMemory(ex))
         {
             LogOutOfMemorySplit(_logger, Model, batch.Count);
-            Split(batch, "out_of_memory");
+            Split(batch, buffers, "out_of_memory");
         }
         catch (Exception ex) when (ex is OnnxRuntimeException or InvalidOperationException or OutOfMemoryException)
         {
@@ -168,15 +174,15 @@ public sealed partial class ModelBatcher : IAsyncDisposable
         }
     }
 
-    private void Split(List<PendingImage> batch, string reason)
+    private void Split(List<PendingImage> batch, BatchBuffers buffers, string reason)
     {
         _telemetry.BatchSplits.Add(1, new KeyValuePair<string, object?>("model", Model), new KeyValuePair<string, object?>("reason", reason));
         var half = batch.Count / 2;
-        RunWithinBudget(batch.GetRange(0, half));
-        RunWithinBudget(batch.GetRange(half, batch.Count - half));
+        RunWithinBudget(batch.GetRange(0, half), buffers);
+        RunWithinBudget(batch.GetRange(half, batch.Count - half), buffers);
     }
 
-    private void Run(List<PendingImage> batch)
+    private void Run(List<PendingImage> batch, BatchBuffers buffers)
     {
         using var activity = InferenceTelemetry.Source.StartActivity(
             "inference.batch",
@@ -187,24 +193,27 @@ public sealed partial class ModelBatcher : IAsyncDisposable
         activity?.SetTag("cellseg.batch_size", batch.Count);
 
         var started = _time.GetTimestamp();
-        var input = new float[batch.Count * _imageLength];
         for (var i = 0; i < batch.Count; i++)
         {
-            batch[i].Input.CopyTo(input, i * _imageLength);
+            batch[i].Input.AsSpan(0, _imageLength).CopyTo(buffers.Input.AsSpan(i * _imageLength));
         }
 
-        var output = _model.Run(input, batch.Count);
+        _model.Run(buffers.Input, buffers.Output, batch.Count);
         var inferenceMs = _time.GetElapsedTime(started).TotalMilliseconds;
-        var plane = output.Length / batch.Count;
+        var plane = _model.OutputLength;
 
         var model = new KeyValuePair<string, object?>("model", Model);
         _telemetry.BatchSize.Record(batch.Count, model);
         _telemetry.InferenceDuration.Record(inferenceMs, model);
-        foreach (var (pending, index) in batch.Select((p, i) => (p, i)))
+        for (var i = 0; i < batch.Count; i++)
         {
+            var pending = batch[i];
             var queueMs = _time.GetElapsedTime(pending.EnqueuedAt, started).TotalMilliseconds;
             _telemetry.QueueWait.Record(queueMs, model);
-            pending.Completion.TrySetResult(new BatchResult(output.AsSpan(index * plane, plane).ToArray(), batch.Count, queueMs, inferenceMs));
+            // Pooled: the caller returns it once its objects are extracted.
+            var probabilities = ArrayPool<float>.Shared.Rent(plane);
+            buffers.Output.AsSpan(i * plane, plane).CopyTo(probabilities);
+            pending.Completion.TrySetResult(new BatchResult(probabilities, batch.Count, queueMs, inferenceMs));
         }
     }
 
@@ -230,6 +239,8 @@ public sealed partial class ModelBatcher : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Model {Model} ran out of memory on a batch of {BatchSize}; splitting it")]
     private static partial void LogOutOfMemorySplit(ILogger logger, string model, int batchSize);
+
+    private sealed record BatchBuffers(float[] Input, float[] Output);
 
     private sealed class PendingImage(float[] input, long enqueuedAt, ActivityContext parent, CancellationToken cancellationToken)
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using CellSeg.Imaging.Decoding;
 using CellSeg.Imaging.Postprocessing;
@@ -39,7 +40,7 @@ public sealed class SegmentationPipeline(
         telemetry.Requests.Add(1, new KeyValuePair<string, object?>("model", descriptor.Name));
         var started = timeProvider.GetTimestamp();
         var decoded = Decode(image);
-        var input = new float[descriptor.Channels * descriptor.InputHeight * descriptor.InputWidth];
+        var input = ArrayPool<float>.Shared.Rent(entry.Model.InputLength);
         InputTensorWriter.WriteChw(decoded, descriptor.InputWidth, descriptor.InputHeight, descriptor.Mean, descriptor.Std, input);
         var preprocessMs = timeProvider.GetElapsedTime(started).TotalMilliseconds;
 
@@ -59,11 +60,26 @@ public sealed class SegmentationPipeline(
             throw new SegmentationFailedException(
                 SegmentationFailureKind.TimedOut, $"The image waited more than {batching.Value.RequestTimeoutMs} ms for the model.");
         }
+        finally
+        {
+            // The batcher copied it into its batch tensor (or dropped the request): a cancelled request's late copy
+            // only reads the array.
+            ArrayPool<float>.Shared.Return(input);
+        }
 
         var post = timeProvider.GetTimestamp();
-        var objects = ObjectExtractor.Extract(
-            batch.Probabilities, descriptor.InputWidth, descriptor.InputHeight, decoded.Width, decoded.Height,
-            new PostProcessingOptions { Threshold = threshold, DetectHoles = parameters.DetectHoles });
+        IReadOnlyList<DetectedObject> objects;
+        try
+        {
+            objects = ObjectExtractor.Extract(
+                batch.Probabilities, descriptor.InputWidth, descriptor.InputHeight, decoded.Width, decoded.Height,
+                new PostProcessingOptions { Threshold = threshold, DetectHoles = parameters.DetectHoles });
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(batch.Probabilities);
+        }
+
         var postprocessMs = timeProvider.GetElapsedTime(post).TotalMilliseconds;
 
         telemetry.Images.Add(1, new KeyValuePair<string, object?>("model", descriptor.Name));
