@@ -53,7 +53,13 @@ public sealed class CellSegDbContext(DbContextOptions<CellSegDbContext> options)
             task.Property(t => t.Model).HasMaxLength(64);
             task.Property(t => t.Status).HasConversion<string>().HasMaxLength(16);
             task.HasIndex(t => new { t.Status, t.CreatedAt });
-            task.HasIndex(t => t.ImageId);
+            // One active task per image, whatever races between requests: the database refuses a second.
+            task.HasIndex(t => t.ImageId)
+                .IsUnique()
+                .HasFilter("\"Status\" IN ('Queued', 'Processing')")
+                .HasDatabaseName("IX_segmentation_tasks_active_image");
+            task.HasIndex(t => new { t.Status, t.DispatchEpoch });
+            task.Property(t => t.DispatchEpoch).HasMaxLength(64);
             task.HasIndex(t => t.BatchId);
             task.HasOne(t => t.Image).WithMany().HasForeignKey(t => t.ImageId).OnDelete(DeleteBehavior.Cascade);
         });

@@ -13,6 +13,7 @@ public static class QueueServiceCollectionExtensions
         services.AddSingleton<RedisStreamsSegmentationQueue>();
         services.AddSingleton<ISegmentationQueue>(sp => sp.GetRequiredService<RedisStreamsSegmentationQueue>());
         services.AddSingleton<ISegmentationQueueConsumer>(sp => sp.GetRequiredService<RedisStreamsSegmentationQueue>());
+        services.AddScoped<SegmentationTaskDispatcher>();
         return services;
     }
 }

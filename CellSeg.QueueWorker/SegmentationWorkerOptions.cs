@@ -24,4 +24,12 @@ public sealed class SegmentationWorkerOptions
     /// <summary>Longest idle wait between reads when no producer signal arrives.</summary>
     [Range(10, 60_000)]
     public int IdleWaitMaxMs { get; set; } = 2000;
+
+    /// <summary>How often Postgres is compared with the queue to dispatch tasks the queue never got or lost.</summary>
+    [Range(100, 600_000)]
+    public int ReconcileIntervalMs { get; set; } = 5000;
+
+    /// <summary>A committed task not dispatched after this long is dispatched by the reconciler (the Api died or Redis was down).</summary>
+    [Range(0, 600_000)]
+    public int DispatchGraceMs { get; set; } = 5000;
 }

@@ -2,7 +2,6 @@ using System.Security.Claims;
 using System.Text.Json;
 using CellSeg.Data;
 using CellSeg.Data.Model;
-using CellSeg.Data.Queue;
 using CellSeg.Imaging.Decoding;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -203,7 +202,7 @@ public static partial class ImagesApi
         SegmentationRequest? request,
         ClaimsPrincipal user,
         CellSegDbContext db,
-        ISegmentationQueue queue,
+        SegmentationTaskDispatcher dispatcher,
         IOptions<SegmentationOptions> segmentationOptions,
         ApiTelemetry telemetry,
         TimeProvider timeProvider,
@@ -262,18 +261,27 @@ public static partial class ImagesApi
         image.Status = ImageStatus.Queued;
         image.Error = null;
         image.UpdatedAt = task.CreatedAt;
-        await db.SaveChangesAsync(cancellationToken);
-        telemetry.TasksQueued.Add(1);
-
         try
         {
-            await queue.EnqueueAsync(
-                new SegmentationWorkItem(task.Id, task.ImageId, task.ProjectId, task.OwnerId, task.Model, task.Threshold, task.DetectHoles, task.Priority),
-                cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex) when (ex.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
+        {
+            // A concurrent request queued this image first: answer with its task.
+            db.ChangeTracker.Clear();
+            var winner = await db.SegmentationTasks.AsNoTracking()
+                .SingleAsync(t => t.ImageId == imageId && (t.Status == SegmentationTaskStatus.Queued || t.Status == SegmentationTaskStatus.Processing), cancellationToken);
+            return TypedResults.Accepted($"/api/images/{imageId}", ToDto(winner));
+        }
+
+        telemetry.TasksQueued.Add(1);
+        try
+        {
+            await dispatcher.DispatchAsync(task, cancellationToken);
         }
         catch (StackExchange.Redis.RedisException ex)
         {
-            // The task is committed and stays queued in Postgres; re-dispatching it is the reconciler's job.
+            // The task is committed and stays queued in Postgres; the reconciler dispatches it once Redis answers.
             LogDispatchFailed(loggerFactory.CreateLogger(typeof(ImagesApi)), ex, task.Id);
         }
 

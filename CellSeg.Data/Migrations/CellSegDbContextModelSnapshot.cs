@@ -245,6 +245,13 @@ namespace CellSeg.Data.Migrations
                     b.Property<bool>("DetectHoles")
                         .HasColumnType("boolean");
 
+                    b.Property<string>("DispatchEpoch")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset?>("DispatchedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<string>("Error")
                         .HasColumnType("text");
 
@@ -280,9 +287,14 @@ namespace CellSeg.Data.Migrations
 
                     b.HasIndex("BatchId");
 
-                    b.HasIndex("ImageId");
+                    b.HasIndex("ImageId")
+                        .IsUnique()
+                        .HasDatabaseName("IX_segmentation_tasks_active_image")
+                        .HasFilter("\"Status\" IN ('Queued', 'Processing')");
 
                     b.HasIndex("Status", "CreatedAt");
+
+                    b.HasIndex("Status", "DispatchEpoch");
 
                     b.ToTable("segmentation_tasks", (string)null);
                 });

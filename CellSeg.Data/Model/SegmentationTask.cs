@@ -21,6 +21,14 @@ public sealed class SegmentationTask
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset? CompletedAt { get; set; }
 
+    /// <summary>
+    /// The Redis epoch (<see cref="Queue.IDispatchLedger"/>) the task was last added to the stream in; null until then.
+    /// A task whose epoch is not Redis's current one was lost with a flushed or restarted Redis and is dispatched again.
+    /// </summary>
+    public string? DispatchEpoch { get; set; }
+
+    public DateTimeOffset? DispatchedAt { get; set; }
+
     public Image? Image { get; set; }
 }
 

@@ -1,9 +1,16 @@
 namespace CellSeg.Data.Queue;
 
-/// <summary>The producer side: the Api dispatches tasks it has committed to Postgres.</summary>
+/// <summary>The producer side: tasks committed to Postgres are dispatched through it.</summary>
 public interface ISegmentationQueue
 {
-    Task EnqueueAsync(SegmentationWorkItem item, CancellationToken cancellationToken);
+    /// <summary>Adds the item and returns the queue's epoch it was added in (see <see cref="GetEpochAsync"/>).</summary>
+    Task<string> EnqueueAsync(SegmentationWorkItem item, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// An id that changes whenever the queue loses its contents (Redis flushed, or restarted without persistence):
+    /// an item added in another epoch is gone and must be added again.
+    /// </summary>
+    Task<string> GetEpochAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>

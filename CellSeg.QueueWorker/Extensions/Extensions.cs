@@ -33,5 +33,6 @@ public static class Extensions
             });
 #pragma warning restore EXTEXP0001
         builder.Services.AddHostedService<SegmentationTaskProcessor>();
+        builder.Services.AddHostedService<TaskReconciler>();
     }
 }

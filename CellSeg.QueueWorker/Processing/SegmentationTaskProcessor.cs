@@ -16,7 +16,6 @@ public sealed partial class SegmentationTaskProcessor(
     IServiceScopeFactory scopeFactory,
     IServiceProvider services,
     ISegmentationQueueConsumer consumer,
-    ISegmentationQueue queue,
     QueueWorkerTelemetry telemetry,
     IOptions<SegmentationWorkerOptions> options,
     TimeProvider timeProvider,
@@ -133,7 +132,7 @@ public sealed partial class SegmentationTaskProcessor(
             task.Status = SegmentationTaskStatus.Queued;
             task.Image.Status = ImageStatus.Queued;
             await db.SaveChangesAsync(cancellationToken);
-            await queue.EnqueueAsync(item, cancellationToken);
+            await scope.ServiceProvider.GetRequiredService<SegmentationTaskDispatcher>().DispatchAsync(task, cancellationToken);
             return "retried";
         }
 

@@ -29,7 +29,8 @@ public sealed class CellSegStack : IAsyncDisposable
     public ServiceFactory<QueueWorkerTelemetry> Worker { get; }
     public string StreamKey { get; }
 
-    public static async Task<CellSegStack> StartAsync(string database, string redis, CancellationToken cancellationToken)
+    public static async Task<CellSegStack> StartAsync(
+        string database, string redis, CancellationToken cancellationToken, IReadOnlyDictionary<string, string?>? workerSettings = null)
     {
         var streamKey = $"cellseg:test:{Guid.NewGuid():N}";
         var shared = new Dictionary<string, string?>
@@ -49,7 +50,7 @@ public sealed class CellSegStack : IAsyncDisposable
         var worker = new ServiceFactory<QueueWorkerTelemetry>(new Dictionary<string, string?>(shared)
         {
             ["services:inference:http:0"] = inference.Url.ToString(),
-        });
+        }.Concat(workerSettings ?? new Dictionary<string, string?>()).ToDictionary());
         var stack = new CellSegStack(inference, api, worker, streamKey);
 
         try

@@ -39,7 +39,7 @@ public sealed partial class RedisStreamsSegmentationQueue : ISegmentationQueue, 
 
     public string ConsumerName => _consumerName;
 
-    public async Task EnqueueAsync(SegmentationWorkItem item, CancellationToken cancellationToken)
+    public async Task<string> EnqueueAsync(SegmentationWorkItem item, CancellationToken cancellationToken)
     {
         using var activity = MessagingTelemetry.Source.StartActivity($"{_options.StreamKey} publish", ActivityKind.Producer);
         activity?.SetTag("messaging.system", "redis");
@@ -49,10 +49,22 @@ public sealed partial class RedisStreamsSegmentationQueue : ISegmentationQueue, 
         var (traceParent, traceState) = TraceContext.Capture(activity ?? Activity.Current);
         var message = item with { TraceParent = traceParent, TraceState = traceState };
 
+        // One round trip: the epoch (created if Redis lost it) and the entry are read and written together.
+        var transaction = _redis.GetDatabase().CreateTransaction();
+        _ = transaction.StringSetAsync(_options.EpochKey, Guid.NewGuid().ToString("N"), when: When.NotExists);
+        var epoch = transaction.StringGetAsync(_options.EpochKey);
+        var id = transaction.StreamAddAsync(_streamKey, StreamEntryCodec.Encode(message));
+        await transaction.ExecuteAsync();
+        activity?.SetTag("messaging.message.id", (await id).ToString());
+        await _redis.GetDatabase().PublishAsync(_signalChannel, RedisValue.EmptyString, CommandFlags.FireAndForget);
+        return (await epoch).ToString();
+    }
+
+    public async Task<string> GetEpochAsync(CancellationToken cancellationToken)
+    {
         var db = _redis.GetDatabase();
-        var id = await db.StreamAddAsync(_streamKey, StreamEntryCodec.Encode(message));
-        activity?.SetTag("messaging.message.id", id.ToString());
-        await db.PublishAsync(_signalChannel, RedisValue.EmptyString, CommandFlags.FireAndForget);
+        await db.StringSetAsync(_options.EpochKey, Guid.NewGuid().ToString("N"), when: When.NotExists);
+        return (await db.StringGetAsync(_options.EpochKey)).ToString();
     }
 
     public async Task<IReadOnlyList<SegmentationDelivery>> ReadAsync(int maxCount, CancellationToken cancellationToken)
@@ -112,9 +124,19 @@ public sealed partial class RedisStreamsSegmentationQueue : ISegmentationQueue, 
         var db = _redis.GetDatabase();
         // One consumer group reads this stream, so an acknowledged entry is finished and can leave the stream.
         var transaction = db.CreateTransaction();
-        _ = transaction.StreamAcknowledgeAsync(_streamKey, _options.ConsumerGroup, ids);
-        _ = transaction.StreamDeleteAsync(_streamKey, ids);
+        var acknowledged = transaction.StreamAcknowledgeAsync(_streamKey, _options.ConsumerGroup, ids);
+        var deleted = transaction.StreamDeleteAsync(_streamKey, ids);
         await transaction.ExecuteAsync();
+        try
+        {
+            await acknowledged;
+            await deleted;
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
+        {
+            // Redis lost the stream since these were read: nothing is left to acknowledge.
+            _groupReady = false;
+        }
     }
 
     public async Task WaitForWorkAsync(TimeSpan maxWait, CancellationToken cancellationToken)

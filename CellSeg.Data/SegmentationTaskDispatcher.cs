@@ -1,0 +1,29 @@
+using CellSeg.Data.Model;
+using CellSeg.Data.Queue;
+using Microsoft.EntityFrameworkCore;
+
+namespace CellSeg.Data;
+
+/// <summary>
+/// Puts committed tasks on the queue and records the queue epoch they went out in. Postgres stays the truth: a task
+/// committed but never added (the process died in between, Redis was down) or added in a lost epoch is found by
+/// the reconciler and dispatched again; a task dispatched twice is harmless because results are keyed by task.
+/// </summary>
+public sealed class SegmentationTaskDispatcher(CellSegDbContext db, ISegmentationQueue queue, TimeProvider time)
+{
+    public async Task DispatchAsync(SegmentationTask task, CancellationToken cancellationToken)
+    {
+        var epoch = await queue.EnqueueAsync(
+            new SegmentationWorkItem(task.Id, task.ImageId, task.ProjectId, task.OwnerId, task.Model, task.Threshold, task.DetectHoles, task.Priority),
+            cancellationToken);
+        var now = time.GetUtcNow();
+        await db.SegmentationTasks
+            .Where(t => t.Id == task.Id)
+            .ExecuteUpdateAsync(update => update
+                .SetProperty(t => t.DispatchEpoch, epoch)
+                .SetProperty(t => t.DispatchedAt, now),
+                cancellationToken);
+        task.DispatchEpoch = epoch;
+        task.DispatchedAt = now;
+    }
+}
