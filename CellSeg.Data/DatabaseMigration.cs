@@ -6,21 +6,36 @@ using Microsoft.Extensions.Logging;
 namespace CellSeg.Data;
 
 /// <summary>
-/// Applies the EF Core migrations before the Api serves. EF Core holds a database-wide lock while it migrates,
-/// so replicas that start together apply each migration once; the QueueWorker never migrates, it waits for the
-/// schema with <see cref="DatabaseSchema.WaitUntilCurrentAsync"/>.
+/// Applies the EF Core migrations before the Api serves. Replicas that start together take turns on a Postgres
+/// advisory lock, and each reads what is pending only once it holds the lock, so every migration is applied once
+/// (EF Core's own migration lock did not stop two replicas applying the same migration: a test showed it). The
+/// QueueWorker never migrates; it waits for the schema with <see cref="DatabaseSchema.WaitUntilCurrentAsync"/>.
 /// </summary>
 public sealed partial class DatabaseMigrationService(IServiceProvider services, ILogger<DatabaseMigrationService> logger) : IHostedService
 {
+    // Any constant shared by the replicas; it names the migration lock.
+    private const long AdvisoryLockKey = 0x43656C6C4D6967;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<CellSegDbContext>();
-        var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
-        if (pending.Count > 0)
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
         {
-            LogApplying(logger, pending.Count, pending[^1]);
-            await db.Database.MigrateAsync(cancellationToken);
+            // Session-level lock on the context's own connection, held until released below.
+            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_lock({AdvisoryLockKey})", cancellationToken);
+            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+            if (pending.Count > 0)
+            {
+                LogApplying(logger, pending.Count, pending[^1]);
+                await db.Database.MigrateAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_unlock({AdvisoryLockKey})", CancellationToken.None);
+            await db.Database.CloseConnectionAsync();
         }
     }
 
