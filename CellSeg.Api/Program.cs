@@ -15,5 +15,6 @@ app.MapOpenApi();
 app.MapAccountsApi();
 app.MapProjectsApi();
 app.MapImagesApi();
+app.MapSegmentationApi();
 
 app.Run();

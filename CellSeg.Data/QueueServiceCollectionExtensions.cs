@@ -14,6 +14,7 @@ public static class QueueServiceCollectionExtensions
         services.AddSingleton<ISegmentationQueue>(sp => sp.GetRequiredService<RedisStreamsSegmentationQueue>());
         services.AddSingleton<ISegmentationQueueConsumer>(sp => sp.GetRequiredService<RedisStreamsSegmentationQueue>());
         services.AddScoped<SegmentationTaskDispatcher>();
+        services.AddSingleton<ITaskEventBus, RedisTaskEventBus>();
         return services;
     }
 }

@@ -13,9 +13,7 @@ public sealed class SegmentationTaskDispatcher(CellSegDbContext db, ISegmentatio
 {
     public async Task DispatchAsync(SegmentationTask task, CancellationToken cancellationToken)
     {
-        var epoch = await queue.EnqueueAsync(
-            new SegmentationWorkItem(task.Id, task.ImageId, task.ProjectId, task.OwnerId, task.Model, task.Threshold, task.DetectHoles, task.Priority),
-            cancellationToken);
+        var epoch = await queue.EnqueueAsync(ToWorkItem(task), cancellationToken);
         var now = time.GetUtcNow();
         await db.SegmentationTasks
             .Where(t => t.Id == task.Id)
@@ -26,4 +24,26 @@ public sealed class SegmentationTaskDispatcher(CellSegDbContext db, ISegmentatio
         task.DispatchEpoch = epoch;
         task.DispatchedAt = now;
     }
+
+    /// <summary>Dispatches many tasks with pipelined queue writes and one database update.</summary>
+    public async Task DispatchAsync(IReadOnlyList<SegmentationTask> tasks, CancellationToken cancellationToken)
+    {
+        if (tasks.Count == 0)
+        {
+            return;
+        }
+
+        var epoch = await queue.EnqueueManyAsync([.. tasks.Select(ToWorkItem)], cancellationToken);
+        var now = time.GetUtcNow();
+        var ids = tasks.Select(t => t.Id).ToList();
+        await db.SegmentationTasks
+            .Where(t => ids.Contains(t.Id))
+            .ExecuteUpdateAsync(update => update
+                .SetProperty(t => t.DispatchEpoch, epoch)
+                .SetProperty(t => t.DispatchedAt, now),
+                cancellationToken);
+    }
+
+    private static SegmentationWorkItem ToWorkItem(SegmentationTask task) =>
+        new(task.Id, task.ImageId, task.ProjectId, task.OwnerId, task.Model, task.Threshold, task.DetectHoles, task.Priority);
 }

@@ -10,9 +10,29 @@ public sealed class SegmentationWorkerOptions
     [Required]
     public Uri InferenceBaseAddress { get; set; } = new("http://inference");
 
-    /// <summary>Tasks this worker keeps in flight at once.</summary>
+    /// <summary>Batches this worker keeps in flight at once.</summary>
     [Range(1, 256)]
     public int Slots { get; set; } = 4;
+
+    /// <summary>Batches one user may hold at once, so that a large request cannot take every slot.</summary>
+    [Range(1, 256)]
+    public int MaxInFlightPerUser { get; set; } = 2;
+
+    /// <summary>Deliveries read ahead and held for fair scheduling.</summary>
+    [Range(1, 100_000)]
+    public int MaxBuffered { get; set; } = 2000;
+
+    /// <summary>Batch size for a model Inference has not reported yet.</summary>
+    [Range(1, 1024)]
+    public int DefaultMaxBatch { get; set; } = 4;
+
+    /// <summary>A delivery held this long by a consumer that never acknowledged it is taken over (its worker died).</summary>
+    [Range(100, 3_600_000)]
+    public int ClaimIdleMs { get; set; } = 120_000;
+
+    /// <summary>How often abandoned deliveries are looked for.</summary>
+    [Range(100, 3_600_000)]
+    public int ClaimIntervalMs { get; set; } = 10_000;
 
     /// <summary>Entries read from the stream per XREADGROUP.</summary>
     [Range(1, 1000)]

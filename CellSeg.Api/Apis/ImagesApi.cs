@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 
 namespace CellSeg.Api.Apis;
 
-public static partial class ImagesApi
+public static class ImagesApi
 {
     public static IEndpointRouteBuilder MapImagesApi(this IEndpointRouteBuilder app)
     {
@@ -25,9 +25,6 @@ public static partial class ImagesApi
         api.MapGet("/images/{imageId:guid}", GetImageAsync)
             .WithName("GetImage")
             .WithSummary("An image's size and segmentation status.");
-        api.MapPost("/images/{imageId:guid}/segmentation", RequestSegmentationAsync)
-            .WithName("RequestSegmentation")
-            .WithSummary("Queues the image for segmentation unless it is already queued or processing.");
         api.MapGet("/images/{imageId:guid}/result", GetResultAsync)
             .WithName("GetSegmentationResult")
             .WithSummary("The polygons of the image's latest segmentation.");
@@ -44,10 +41,6 @@ public static partial class ImagesApi
     public sealed record RejectedFile(string FileName, string Reason);
 
     public sealed record UploadResponse(IReadOnlyList<ImageDto> Images, IReadOnlyList<RejectedFile> Rejected);
-
-    public sealed record SegmentationRequest(string? Model, float? Threshold, bool? DetectHoles, int? Priority);
-
-    public sealed record TaskDto(Guid Id, Guid ImageId, string Model, float Threshold, bool DetectHoles, int Priority, string Status, DateTimeOffset CreatedAt);
 
     public sealed record ResultDto(
         Guid ImageId, Guid TaskId, string Model, string Device, int Width, int Height, int ObjectCount,
@@ -197,97 +190,6 @@ public static partial class ImagesApi
         return image is null ? Problems.NotFound("image", imageId) : TypedResults.Ok(ToDto(image));
     }
 
-    public static async Task<Results<Accepted<TaskDto>, ProblemHttpResult>> RequestSegmentationAsync(
-        Guid imageId,
-        SegmentationRequest? request,
-        ClaimsPrincipal user,
-        CellSegDbContext db,
-        SegmentationTaskDispatcher dispatcher,
-        IOptions<SegmentationOptions> segmentationOptions,
-        ApiTelemetry telemetry,
-        TimeProvider timeProvider,
-        ILoggerFactory loggerFactory,
-        CancellationToken cancellationToken)
-    {
-        using var activity = ApiTelemetry.Source.StartActivity("segmentation.request");
-        activity?.SetTag("cellseg.image_id", imageId);
-        request ??= new SegmentationRequest(null, null, null, null);
-        var settings = segmentationOptions.Value;
-        var model = request.Model ?? settings.DefaultModel;
-        if (!settings.Models.Contains(model, StringComparer.Ordinal))
-        {
-            return Problems.BadRequest("Unknown model", $"Model '{model}' is not one of: {string.Join(", ", settings.Models)}.");
-        }
-
-        var threshold = request.Threshold ?? 0.5f;
-        if (threshold is < 0.1f or > 0.9f || float.IsNaN(threshold))
-        {
-            return Problems.BadRequest("Threshold out of range", "The threshold must be between 0.1 and 0.9.");
-        }
-
-        var priority = request.Priority ?? 0;
-        if (priority is < 0 or > 10)
-        {
-            return Problems.BadRequest("Priority out of range", "The priority must be between 0 and 10.");
-        }
-
-        var image = await OwnedImages(db, user).SingleOrDefaultAsync(i => i.Id == imageId, cancellationToken);
-        if (image is null)
-        {
-            return Problems.NotFound("image", imageId);
-        }
-
-        var active = await db.SegmentationTasks
-            .Where(t => t.ImageId == imageId && (t.Status == SegmentationTaskStatus.Queued || t.Status == SegmentationTaskStatus.Processing))
-            .SingleOrDefaultAsync(cancellationToken);
-        if (active is not null)
-        {
-            return TypedResults.Accepted($"/api/images/{imageId}", ToDto(active));
-        }
-
-        var task = new SegmentationTask
-        {
-            ImageId = imageId,
-            ProjectId = image.ProjectId,
-            OwnerId = user.Id(),
-            Model = model,
-            Threshold = threshold,
-            DetectHoles = request.DetectHoles ?? true,
-            Priority = priority,
-            CreatedAt = timeProvider.GetUtcNow(),
-        };
-        db.SegmentationTasks.Add(task);
-        activity?.SetTag("cellseg.task_id", task.Id);
-        image.Status = ImageStatus.Queued;
-        image.Error = null;
-        image.UpdatedAt = task.CreatedAt;
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-        catch (DbUpdateException ex) when (ex.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation })
-        {
-            // A concurrent request queued this image first: answer with its task.
-            db.ChangeTracker.Clear();
-            var winner = await db.SegmentationTasks.AsNoTracking()
-                .SingleAsync(t => t.ImageId == imageId && (t.Status == SegmentationTaskStatus.Queued || t.Status == SegmentationTaskStatus.Processing), cancellationToken);
-            return TypedResults.Accepted($"/api/images/{imageId}", ToDto(winner));
-        }
-
-        telemetry.TasksQueued.Add(1);
-        try
-        {
-            await dispatcher.DispatchAsync(task, cancellationToken);
-        }
-        catch (StackExchange.Redis.RedisException ex)
-        {
-            // The task is committed and stays queued in Postgres; the reconciler dispatches it once Redis answers.
-            LogDispatchFailed(loggerFactory.CreateLogger(typeof(ImagesApi)), ex, task.Id);
-        }
-
-        return TypedResults.Accepted($"/api/images/{imageId}", ToDto(task));
-    }
-
     public static async Task<Results<Ok<ResultDto>, ProblemHttpResult>> GetResultAsync(
         Guid imageId, ClaimsPrincipal user, CellSegDbContext db, CancellationToken cancellationToken)
     {
@@ -311,7 +213,7 @@ public static partial class ImagesApi
             objects.RootElement.Clone(), result.CreatedAt));
     }
 
-    private static IQueryable<Image> OwnedImages(CellSegDbContext db, ClaimsPrincipal user)
+    internal static IQueryable<Image> OwnedImages(CellSegDbContext db, ClaimsPrincipal user)
     {
         var ownerId = user.Id();
         return db.Images.Where(i => i.Project!.OwnerId == ownerId);
@@ -320,11 +222,4 @@ public static partial class ImagesApi
     private static ImageDto ToDto(Image image) => new(
         image.Id, image.ProjectId, image.FileName, image.Format, image.Width, image.Height, image.SizeBytes,
         image.Status.ToString().ToLowerInvariant(), image.Error, image.CreatedAt, image.UpdatedAt);
-
-    private static TaskDto ToDto(SegmentationTask task) => new(
-        task.Id, task.ImageId, task.Model, task.Threshold, task.DetectHoles, task.Priority,
-        task.Status.ToString().ToLowerInvariant(), task.CreatedAt);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Task {TaskId} is committed but could not be dispatched")]
-    private static partial void LogDispatchFailed(ILogger logger, Exception exception, Guid taskId);
 }

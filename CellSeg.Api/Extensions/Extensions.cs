@@ -1,3 +1,4 @@
+using CellSeg.Api.Segmentation;
 using CellSeg.Data;
 using CellSeg.Data.Model;
 using Microsoft.AspNetCore.DataProtection;
@@ -31,5 +32,6 @@ public static class Extensions
         builder.Services.AddSingleton<ApiTelemetry>();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddRedisStreamsSegmentationQueue();
+        builder.Services.AddScoped<SegmentationRequests>();
     }
 }

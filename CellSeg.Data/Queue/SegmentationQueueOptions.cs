@@ -8,6 +8,7 @@ public sealed class SegmentationQueueOptions
     public string ConsumerGroup { get; set; } = "queueworker";
     public string SignalChannel { get; set; } = "cellseg:segmentation:signal";
     public string EpochKey { get; set; } = "cellseg:segmentation:epoch";
+    public string DeadLetterStreamKey { get; set; } = "cellseg:segmentation:dead";
 
     /// <summary>Unique per process so that replicas never share pending entries; derived when not set.</summary>
     public string? ConsumerName { get; set; }

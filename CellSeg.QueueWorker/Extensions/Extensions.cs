@@ -32,7 +32,9 @@ public static class Extensions
                 resilience.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(120);
             });
 #pragma warning restore EXTEXP0001
-        builder.Services.AddHostedService<SegmentationTaskProcessor>();
+        builder.Services.AddSingleton<InferenceModelCatalog>();
+        builder.Services.AddSingleton<SegmentationTaskRunner>();
+        builder.Services.AddHostedService<SegmentationWorker>();
         builder.Services.AddHostedService<TaskReconciler>();
     }
 }

@@ -54,6 +54,9 @@ public sealed class InferenceClient(HttpClient http)
         throw new UnreachableException();
     }
 
+    public async Task<IReadOnlyList<InferenceModel>> ListModelsAsync(CancellationToken cancellationToken) =>
+        await http.GetFromJsonAsync<InferenceModel[]>("v1/models", cancellationToken) ?? [];
+
     private static async Task<ProblemDetails?> ReadProblemAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         try

@@ -60,6 +60,24 @@ public sealed partial class RedisStreamsSegmentationQueue : ISegmentationQueue, 
         return (await epoch).ToString();
     }
 
+    public async Task<string> EnqueueManyAsync(IReadOnlyList<SegmentationWorkItem> items, CancellationToken cancellationToken)
+    {
+        using var activity = MessagingTelemetry.Source.StartActivity($"{_options.StreamKey} publish", ActivityKind.Producer);
+        activity?.SetTag("messaging.system", "redis");
+        activity?.SetTag("messaging.destination.name", _options.StreamKey);
+        activity?.SetTag("messaging.batch.message_count", items.Count);
+        // An epoch read before the entries is safe: if Redis loses them in between, the tasks carry an epoch that is
+        // no longer current and the reconciler adds them again.
+        var epoch = await GetEpochAsync(cancellationToken);
+        var (traceParent, traceState) = TraceContext.Capture(activity ?? Activity.Current);
+        var db = _redis.GetDatabase();
+        var adds = items.Select(item => db.StreamAddAsync(
+            _streamKey, StreamEntryCodec.Encode(item with { TraceParent = traceParent, TraceState = traceState }))).ToList();
+        await Task.WhenAll(adds);
+        await db.PublishAsync(_signalChannel, RedisValue.EmptyString, CommandFlags.FireAndForget);
+        return epoch;
+    }
+
     public async Task<string> GetEpochAsync(CancellationToken cancellationToken)
     {
         var db = _redis.GetDatabase();
@@ -137,6 +155,46 @@ public sealed partial class RedisStreamsSegmentationQueue : ISegmentationQueue, 
             // Redis lost the stream since these were read: nothing is left to acknowledge.
             _groupReady = false;
         }
+    }
+
+    public async Task<IReadOnlyList<SegmentationDelivery>> ClaimAbandonedAsync(TimeSpan minIdle, int maxCount, CancellationToken cancellationToken)
+    {
+        var db = _redis.GetDatabase();
+        await EnsureGroupAsync(db);
+        StreamAutoClaimResult claimed;
+        try
+        {
+            claimed = await db.StreamAutoClaimAsync(
+                _streamKey, _options.ConsumerGroup, _consumerName, (long)minIdle.TotalMilliseconds, "0-0", maxCount);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOGROUP", StringComparison.Ordinal))
+        {
+            _groupReady = false;
+            return [];
+        }
+
+        var deliveries = new List<SegmentationDelivery>(claimed.ClaimedEntries.Length);
+        foreach (var entry in claimed.ClaimedEntries)
+        {
+            if (StreamEntryCodec.TryDecode(entry.Values, out var item))
+            {
+                deliveries.Add(new SegmentationDelivery(entry.Id!, item));
+            }
+            else
+            {
+                LogMalformedEntry(_logger, entry.Id!, _options.StreamKey);
+                await AcknowledgeAsync([entry.Id!], cancellationToken);
+            }
+        }
+
+        return deliveries;
+    }
+
+    public async Task DeadLetterAsync(SegmentationDelivery delivery, string reason, CancellationToken cancellationToken)
+    {
+        var fields = StreamEntryCodec.Encode(delivery.Item).Append(new NameValueEntry("reason", reason)).ToArray();
+        await _redis.GetDatabase().StreamAddAsync(_options.DeadLetterStreamKey, fields);
+        await AcknowledgeAsync([delivery.DeliveryId], cancellationToken);
     }
 
     public async Task WaitForWorkAsync(TimeSpan maxWait, CancellationToken cancellationToken)

@@ -1,0 +1,164 @@
+using System.Security.Claims;
+using CellSeg.Api.Segmentation;
+using CellSeg.Data;
+using CellSeg.Data.Model;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace CellSeg.Api.Apis;
+
+public static class SegmentationApi
+{
+    public const int MaxImagesPerRequest = 10_000;
+
+    public static IEndpointRouteBuilder MapSegmentationApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api").WithTags("Segmentation").RequireAuthorization();
+
+        api.MapPost("/images/{imageId:guid}/segmentation", RequestImageAsync)
+            .WithName("RequestSegmentation")
+            .WithSummary("Queues one image unless it is already queued or processing (or segmented, unless forced).");
+        api.MapPost("/projects/{projectId:guid}/segmentation", RequestBatchAsync)
+            .WithName("RequestBatchSegmentation")
+            .WithSummary("Queues up to 10,000 images of a project as one batch.");
+        api.MapPost("/images/{imageId:guid}/segmentation/cancel", CancelImageAsync)
+            .WithName("CancelImageSegmentation")
+            .WithSummary("Cancels the image's queued or running task.");
+        api.MapPost("/segmentation/batches/{batchId:guid}/cancel", CancelBatchAsync)
+            .WithName("CancelBatchSegmentation")
+            .WithSummary("Cancels every queued or running task of a batch.");
+        api.MapPost("/segmentation/cancel", CancelAllAsync)
+            .WithName("CancelAllSegmentation")
+            .WithSummary("Cancels every queued or running task of the caller.");
+
+        return app;
+    }
+
+    public sealed record SegmentationRequest(string? Model, float? Threshold, bool? DetectHoles, int? Priority, bool? Force);
+
+    public sealed record BatchSegmentationRequest(IReadOnlyList<Guid>? ImageIds, string? Model, float? Threshold, bool? DetectHoles, int? Priority, bool? Force);
+
+    public sealed record TaskDto(Guid Id, Guid ImageId, Guid? BatchId, string Model, float Threshold, bool DetectHoles, int Priority, string Status, DateTimeOffset CreatedAt);
+
+    public sealed record BatchDto(Guid BatchId, IReadOnlyList<TaskDto> Queued, IReadOnlyList<TaskDto> AlreadyActive, IReadOnlyList<Guid> AlreadySegmented, IReadOnlyList<Guid> NotFound);
+
+    public sealed record CancelledDto(int Cancelled, IReadOnlyList<Guid> TaskIds);
+
+    public static async Task<Results<Accepted<TaskDto>, ProblemHttpResult>> RequestImageAsync(
+        Guid imageId, SegmentationRequest? request, ClaimsPrincipal user, CellSegDbContext db, SegmentationRequests requests,
+        IOptions<SegmentationOptions> options, CancellationToken cancellationToken)
+    {
+        using var activity = ApiTelemetry.Source.StartActivity("segmentation.request");
+        activity?.SetTag("cellseg.image_id", imageId);
+        request ??= new SegmentationRequest(null, null, null, null, null);
+        if (Validate(request.Model, request.Threshold, request.DetectHoles, request.Priority, request.Force, options.Value) is not { } parameters)
+        {
+            return InvalidParameters(request.Model, options.Value);
+        }
+
+        var image = await ImagesApi.OwnedImages(db, user).AsNoTracking().SingleOrDefaultAsync(i => i.Id == imageId, cancellationToken);
+        if (image is null)
+        {
+            return Problems.NotFound("image", imageId);
+        }
+
+        var outcome = await requests.QueueAsync(user.Id(), [image], parameters, batchId: null, cancellationToken);
+        if (outcome.AlreadySegmented.Count > 0)
+        {
+            return TypedResults.Problem(
+                title: "Already segmented",
+                detail: $"Image {imageId} is segmented; ask with force to segment it again.",
+                statusCode: StatusCodes.Status409Conflict);
+        }
+
+        var task = outcome.Queued.Concat(outcome.AlreadyActive).Single();
+        activity?.SetTag("cellseg.task_id", task.Id);
+        return TypedResults.Accepted($"/api/images/{imageId}", ToDto(task));
+    }
+
+    public static async Task<Results<Accepted<BatchDto>, ProblemHttpResult>> RequestBatchAsync(
+        Guid projectId, BatchSegmentationRequest request, ClaimsPrincipal user, CellSegDbContext db, SegmentationRequests requests,
+        IOptions<SegmentationOptions> options, CancellationToken cancellationToken)
+    {
+        var ownerId = user.Id();
+        if (request.ImageIds is not { Count: > 0 and <= MaxImagesPerRequest } ids)
+        {
+            return Problems.BadRequest("Invalid image list", $"Send between 1 and {MaxImagesPerRequest} image ids.");
+        }
+
+        if (Validate(request.Model, request.Threshold, request.DetectHoles, request.Priority, request.Force, options.Value) is not { } parameters)
+        {
+            return InvalidParameters(request.Model, options.Value);
+        }
+
+        if (!await db.Projects.AnyAsync(p => p.Id == projectId && p.OwnerId == ownerId, cancellationToken))
+        {
+            return Problems.NotFound("project", projectId);
+        }
+
+        var distinct = ids.Distinct().ToList();
+        var images = await db.Images.AsNoTracking()
+            .Where(i => i.ProjectId == projectId && distinct.Contains(i.Id))
+            .ToListAsync(cancellationToken);
+        var batchId = Guid.CreateVersion7();
+        var outcome = await requests.QueueAsync(ownerId, images, parameters, batchId, cancellationToken);
+        var found = images.Select(i => i.Id).ToHashSet();
+        return TypedResults.Accepted(
+            $"/api/projects/{projectId}/images",
+            new BatchDto(
+                batchId,
+                [.. outcome.Queued.Select(ToDto)],
+                [.. outcome.AlreadyActive.Select(ToDto)],
+                outcome.AlreadySegmented,
+                [.. distinct.Where(id => !found.Contains(id))]));
+    }
+
+    public static async Task<Results<Ok<CancelledDto>, ProblemHttpResult>> CancelImageAsync(
+        Guid imageId, ClaimsPrincipal user, CellSegDbContext db, SegmentationRequests requests, CancellationToken cancellationToken)
+    {
+        if (!await ImagesApi.OwnedImages(db, user).AnyAsync(i => i.Id == imageId, cancellationToken))
+        {
+            return Problems.NotFound("image", imageId);
+        }
+
+        return TypedResults.Ok(ToDto(await requests.CancelAsync(user.Id(), tasks => tasks.Where(t => t.ImageId == imageId), cancellationToken)));
+    }
+
+    public static async Task<Results<Ok<CancelledDto>, ProblemHttpResult>> CancelBatchAsync(
+        Guid batchId, ClaimsPrincipal user, CellSegDbContext db, SegmentationRequests requests, CancellationToken cancellationToken)
+    {
+        var ownerId = user.Id();
+        if (!await db.SegmentationTasks.AnyAsync(t => t.BatchId == batchId && t.OwnerId == ownerId, cancellationToken))
+        {
+            return Problems.NotFound("batch", batchId);
+        }
+
+        return TypedResults.Ok(ToDto(await requests.CancelAsync(ownerId, tasks => tasks.Where(t => t.BatchId == batchId), cancellationToken)));
+    }
+
+    public static async Task<Ok<CancelledDto>> CancelAllAsync(ClaimsPrincipal user, SegmentationRequests requests, CancellationToken cancellationToken) =>
+        TypedResults.Ok(ToDto(await requests.CancelAsync(user.Id(), tasks => tasks, cancellationToken)));
+
+    private static SegmentationParameters? Validate(string? model, float? threshold, bool? detectHoles, int? priority, bool? force, SegmentationOptions options)
+    {
+        var chosen = model ?? options.DefaultModel;
+        var t = threshold ?? 0.5f;
+        var p = priority ?? 0;
+        return options.Models.Contains(chosen, StringComparer.Ordinal) && t is >= 0.1f and <= 0.9f && p is >= 0 and <= 10
+            ? new SegmentationParameters(chosen, t, detectHoles ?? true, p, force ?? false)
+            : null;
+    }
+
+    private static ProblemHttpResult InvalidParameters(string? model, SegmentationOptions options) =>
+        TypedResults.Problem(
+            title: "Invalid segmentation parameters",
+            detail: $"model must be one of {string.Join(", ", options.Models)}{(model is null ? "" : $" (got '{model}')")}; threshold between 0.1 and 0.9; priority between 0 and 10.",
+            statusCode: StatusCodes.Status400BadRequest);
+
+    private static TaskDto ToDto(SegmentationTask task) => new(
+        task.Id, task.ImageId, task.BatchId, task.Model, task.Threshold, task.DetectHoles, task.Priority,
+        task.Status.ToString().ToLowerInvariant(), task.CreatedAt);
+
+    private static CancelledDto ToDto(IReadOnlyList<SegmentationTask> cancelled) => new(cancelled.Count, [.. cancelled.Select(t => t.Id)]);
+}
