@@ -114,8 +114,10 @@ public sealed partial class SegmentationTaskRunner(
             await FailAsync(db, item, reason, cancellationToken);
             return "rejected";
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or Polly.ExecutionRejectedException
+            && !cancellationToken.IsCancellationRequested)
         {
+            // Inference unreachable, timing out or behind an open circuit: transient, retried through the queue.
             return await RetryOrFailAsync(scope.ServiceProvider, db, delivery, task.Attempts + 1, ex.Message, cancellationToken);
         }
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using CellSeg.LoadGen.Topology;
-using SkiaSharp;
 
 namespace CellSeg.LoadGen.Benchmarks;
 
@@ -35,7 +34,9 @@ public static class InferenceScenario
         var singleMs = raw.SingleCallMilliseconds(cores);
         Console.WriteLine(string.Create(c, $"    best: {best.Config} = {best.ImagesPerSecond:F1} img/s; one batch-1 call: {singleMs:F1} ms"));
 
-        var images = LoadImages(raw.Shape, options.ModelSizedImages);
+        // By default each image is resized to the model's input, so the run measures serving the network rather
+        // than decoding large files; --original-images sends them as they are.
+        var images = DemoImageSet.Load(options.ModelSizedImages ? raw.Shape.Width : null).Select(i => i.Bytes).ToList();
         var path = $"/v1/segment?model={options.Model}";
         var rows = new List<ServiceRow>();
 
@@ -110,26 +111,4 @@ public static class InferenceScenario
         ["Inference__Batching__Executors"] = executors.ToString(CultureInfo.InvariantCulture),
         ["Logging__LogLevel__Default"] = "Warning",
     };
-
-    /// <summary>
-    /// The demo images as PNG. By default each is resized to the model's input size, so that the measurement is
-    /// about serving the network rather than decoding large files; <c>--original-images</c> sends them as they are.
-    /// </summary>
-    private static List<byte[]> LoadImages(ModelShape shape, bool modelSized)
-    {
-        var files = Directory.GetFiles(RepositoryLayout.DemoImages, "*.png").Order(StringComparer.Ordinal).ToList();
-        if (!modelSized)
-        {
-            return [.. files.Select(File.ReadAllBytes)];
-        }
-
-        return [.. files.Select(file =>
-        {
-            using var original = SKBitmap.Decode(file);
-            using var resized = original.Resize(new SKImageInfo(shape.Width, shape.Height, SKColorType.Rgba8888), new SKSamplingOptions(SKFilterMode.Linear));
-            using var image = SKImage.FromBitmap(resized);
-            using var png = image.Encode(SKEncodedImageFormat.Png, 100);
-            return png.ToArray();
-        })];
-    }
 }

@@ -19,11 +19,7 @@ public static class DemoScenario
 
     public static async Task<int> RunAsync(Options options, CancellationToken cancellationToken)
     {
-        var files = Directory.GetFiles(RepositoryLayout.DemoImages)
-            .Where(f => !f.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-            .Order(StringComparer.Ordinal)
-            .Select(f => (FileName: Path.GetFileName(f), Bytes: File.ReadAllBytes(f)))
-            .ToList();
+        var files = DemoImageSet.Load();
         Console.WriteLine($"{files.Count} demo images from {RepositoryLayout.DemoImages}, {options.Users} users, model {options.Model}");
 
         LocalTopology? topology = null;

@@ -1,6 +1,12 @@
 namespace CellSeg.LoadGen.Topology;
 
-public sealed record LocalTopologyOptions(string Folder, int Workers = 1, int InferenceInstances = 1, IReadOnlyList<string>? Models = null);
+public sealed record LocalTopologyOptions(
+    string Folder,
+    int Workers = 1,
+    int InferenceInstances = 1,
+    IReadOnlyList<string>? Models = null,
+    IReadOnlyDictionary<string, string>? WorkerSettings = null,
+    IReadOnlyDictionary<string, string>? InferenceSettings = null);
 
 /// <summary>
 /// The whole CellSeg topology as local processes: Postgres, Redis, Inference, Api and QueueWorker, wired with
@@ -36,7 +42,7 @@ public sealed class LocalTopology : IAsyncDisposable
             topology = new LocalTopology(postgres, redis);
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
 
-            var modelSettings = new Dictionary<string, string>();
+            var modelSettings = new Dictionary<string, string>(options.InferenceSettings ?? new Dictionary<string, string>());
             var models = options.Models ?? ["hrnet"];
             for (var i = 0; i < models.Count; i++)
             {
@@ -61,6 +67,11 @@ public sealed class LocalTopology : IAsyncDisposable
             await StartAllAsync([topology.Api], http, log, cancellationToken);
 
             var workerSettings = new Dictionary<string, string>(data);
+            foreach (var (key, value) in options.WorkerSettings ?? new Dictionary<string, string>())
+            {
+                workerSettings[key] = value;
+            }
+
             for (var i = 0; i < topology.Inference.Count; i++)
             {
                 workerSettings[$"services__inference__http__{i}"] = topology.Inference[i].Url.ToString();

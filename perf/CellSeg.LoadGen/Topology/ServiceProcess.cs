@@ -54,9 +54,11 @@ public sealed class ServiceProcess : IAsyncDisposable
         return new ServiceProcess(name, startInfo, url, Path.Combine(logFolder, $"{name}.log"));
     }
 
+    /// <summary>Starts the service, or starts it again on the same port after it stopped or was killed.</summary>
     public void Start()
     {
         _log ??= new StreamWriter(_logFile, append: true) { AutoFlush = true };
+        _process?.Dispose();
         _process = Process.Start(_startInfo) ?? throw new InvalidOperationException($"Could not start {Name}.");
         var log = _log;
         _process.OutputDataReceived += (_, e) => Write(log, e.Data);
