@@ -49,7 +49,7 @@ internal readonly ref struct TiffFieldReader(ReadOnlySpan<byte> data, bool bigEn
         }
 
         var countSize = bigTiff ? 8 : 2;
-        if (directoryOffset + (ulong)countSize > (ulong)_data.Length)
+        if (directoryOffset > (ulong)(_data.Length - countSize))
         {
             return ImageHeaderReader.Truncated("TIFF directory");
         }
@@ -148,7 +148,7 @@ internal readonly ref struct TiffFieldReader(ReadOnlySpan<byte> data, bool bigEn
         if (count * (ulong)valueSize > (ulong)OffsetSize)
         {
             var offset = bigTiff ? ReadUInt64(valueField) : ReadUInt32(valueField);
-            if (offset + (ulong)valueSize > (ulong)_data.Length)
+            if (offset > (ulong)(_data.Length - valueSize))
             {
                 failure = ImageHeaderReader.Truncated("TIFF directory values");
                 return 0;

@@ -58,6 +58,8 @@ internal static class TiffImageDecoder
             CheckTileSize(tiff, width, height);
         }
 
+        CheckChunksFitTheFile(tiff, session.Stream.Length);
+
         var bitsPerSample = FieldOrDefault(tiff, TiffTag.BITSPERSAMPLE, 1);
         var samplesPerPixel = FieldOrDefault(tiff, TiffTag.SAMPLESPERPIXEL, 1);
         var sampleFormat = (SampleFormat)FieldOrDefault(tiff, TiffTag.SAMPLEFORMAT, (int)SampleFormat.UINT);
@@ -188,6 +190,23 @@ internal static class TiffImageDecoder
         {
             throw new ImageDecodeException(
                 ImageDecodeError.Corrupt, $"The tiled TIFF declares an implausible tile size of {tileWidth} × {tileHeight}.");
+        }
+    }
+
+    /// <summary>LibTiff sizes its read buffer from a strip's or tile's byte count; no chunk can hold more bytes than the file.</summary>
+    private static void CheckChunksFitTheFile(Tiff tiff, long fileLength)
+    {
+        var tiled = tiff.IsTiled();
+        var chunks = tiled ? tiff.NumberOfTiles() : tiff.NumberOfStrips();
+        for (var chunk = 0; chunk < chunks; chunk++)
+        {
+            var bytes = tiled ? tiff.RawTileSize(chunk) : tiff.RawStripSize(chunk);
+            if (bytes > fileLength)
+            {
+                throw new ImageDecodeException(
+                    ImageDecodeError.Corrupt,
+                    $"The TIFF {(tiled ? "tile" : "strip")} {chunk} claims {bytes:N0} bytes, more than the whole file of {fileLength:N0} bytes.");
+            }
         }
     }
 

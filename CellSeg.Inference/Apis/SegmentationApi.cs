@@ -83,12 +83,21 @@ public static class SegmentationApi
         bool detectHoles = true,
         int priority = 0)
     {
-        if (!request.HasFormContentType)
+        if (!IsMultipartForm(request))
         {
             return TypedResults.Problem(ToProblem(new SegmentationFailedException(SegmentationFailureKind.InvalidRequest, "Send the images as multipart/form-data files.")));
         }
 
-        var form = await request.ReadFormAsync(cancellationToken);
+        IFormCollection form;
+        try
+        {
+            form = await ReadFormAsync(request, cancellationToken);
+        }
+        catch (SegmentationFailedException failure)
+        {
+            return TypedResults.Problem(ToProblem(failure));
+        }
+
         if (form.Files.Count == 0)
         {
             return TypedResults.Problem(ToProblem(new SegmentationFailedException(SegmentationFailureKind.InvalidRequest, "The form has no files.")));
@@ -113,9 +122,9 @@ public static class SegmentationApi
 
     private static async Task<byte[]> ReadImageAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
-        if (request.HasFormContentType)
+        if (IsMultipartForm(request))
         {
-            var form = await request.ReadFormAsync(cancellationToken);
+            var form = await ReadFormAsync(request, cancellationToken);
             return form.Files.Count > 0
                 ? await ReadFileAsync(form.Files[0], maxBytes, cancellationToken)
                 : throw new SegmentationFailedException(SegmentationFailureKind.InvalidRequest, "The form has no file.");
@@ -129,6 +138,23 @@ public static class SegmentationApi
         using var body = new MemoryStream(request.ContentLength is > 0 and var length ? (int)length : 64 * 1024);
         await request.Body.CopyToAsync(body, cancellationToken);
         return body.Length <= maxBytes ? body.ToArray() : throw TooLarge(maxBytes);
+    }
+
+    /// <summary>Only multipart/form-data can carry files; any other body, url-encoded included, is the image itself.</summary>
+    private static bool IsMultipartForm(HttpRequest request) =>
+        request.ContentType is { } contentType
+        && contentType.StartsWith("multipart/form-data", StringComparison.OrdinalIgnoreCase);
+
+    private static async Task<IFormCollection> ReadFormAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await request.ReadFormAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new SegmentationFailedException(SegmentationFailureKind.InvalidRequest, $"The multipart form could not be read: {ex.Message}");
+        }
     }
 
     private static async Task<byte[]> ReadFileAsync(IFormFile file, long maxBytes, CancellationToken cancellationToken)

@@ -18,7 +18,19 @@ public static class Extensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
+        {
+            if (context.Exception is BadHttpRequestException bad)
+            {
+                context.ProblemDetails.Detail = bad.Message;
+            }
+        });
+        // Query values that do not parse throw in every environment, so the exception handler can explain them.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
+        // Kestrel's default body limit (30,000,000 bytes) must not cut off an image the service accepts.
+        builder.Services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
+            .Configure<Microsoft.Extensions.Options.IOptions<InferenceOptions>>((kestrel, inference) =>
+                kestrel.Limits.MaxRequestBodySize = inference.Value.MaxImageBytes + (1024 * 1024));
         builder.Services.AddSingleton(TimeProvider.System);
         // Objects are written with their kind as text ("external", "internal") for every client.
         builder.Services.ConfigureHttpJsonOptions(json =>
