@@ -20,7 +20,10 @@ public sealed class InferenceOptions
 
     public int CudaDeviceId { get; set; }
 
-    /// <summary>ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime choose.</summary>
+    /// <summary>
+    /// ONNX Runtime intra-op threads per session. 0: one on CPU, where one executor per core with one thread each
+    /// beats one executor using every core (see docs/benchmarks.md); ONNX Runtime's own choice on CUDA.
+    /// </summary>
     [Range(0, 256)]
     public int IntraOpThreads { get; set; }
 

@@ -25,9 +25,9 @@ public sealed class BatchingOptions
     [Range(1, 100_000)]
     public int QueueCapacity { get; set; } = 512;
 
-    /// <summary>Batches run at once per model on the shared session.</summary>
-    [Range(1, 64)]
-    public int Executors { get; set; } = 1;
+    /// <summary>Batches run at once per model on the shared session; 0: one per core on CPU, one on a GPU.</summary>
+    [Range(0, 64)]
+    public int Executors { get; set; }
 
     /// <summary>Bytes a batch may use; 0 means no limit. A larger batch is split in halves before it runs.</summary>
     [Range(0, long.MaxValue)]

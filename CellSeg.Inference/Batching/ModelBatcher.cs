@@ -42,7 +42,8 @@ public sealed partial class ModelBatcher : IAsyncDisposable
         _bytesPerImage = options.MemoryPerImageBytes > 0
             ? options.MemoryPerImageBytes
             : ((long)_imageLength + (descriptor.InputHeight * descriptor.InputWidth)) * sizeof(float) * 16;
-        _executors = [.. Enumerable.Range(0, options.Executors).Select(_ => Task.Run(() => ExecuteAsync(_stopping.Token)))];
+        var executors = options.Executors > 0 ? options.Executors : model.Device == "cpu" ? Environment.ProcessorCount : 1;
+        _executors = [.. Enumerable.Range(0, executors).Select(_ => Task.Run(() => ExecuteAsync(_stopping.Token)))];
     }
 
     public string Model => _model.Descriptor.Name;

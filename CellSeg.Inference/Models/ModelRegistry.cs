@@ -82,7 +82,7 @@ public sealed partial class ModelRegistry : IAsyncDisposable
         {
             try
             {
-                using var cudaOptions = CreateSessionOptions();
+                using var cudaOptions = CreateSessionOptions(cpu: false);
                 cudaOptions.AppendExecutionProvider_CUDA(settings.CudaDeviceId);
                 return (new InferenceSession(modelPath, cudaOptions), $"cuda:{settings.CudaDeviceId}");
             }
@@ -92,20 +92,20 @@ public sealed partial class ModelRegistry : IAsyncDisposable
             }
         }
 
-        using var cpuOptions = CreateSessionOptions();
+        using var cpuOptions = CreateSessionOptions(cpu: true);
         return (new InferenceSession(modelPath, cpuOptions), "cpu");
     }
 
-    private SessionOptions CreateSessionOptions()
+    private SessionOptions CreateSessionOptions(bool cpu)
     {
         var sessionOptions = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
         };
-        if (_options.Value.IntraOpThreads > 0)
+        if (_options.Value.IntraOpThreads > 0 || cpu)
         {
-            sessionOptions.IntraOpNumThreads = _options.Value.IntraOpThreads;
+            sessionOptions.IntraOpNumThreads = Math.Max(1, _options.Value.IntraOpThreads);
         }
 
         return sessionOptions;

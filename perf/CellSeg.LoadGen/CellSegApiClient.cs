@@ -9,7 +9,7 @@ public sealed class CellSegApiClient(HttpClient http)
 {
     public sealed record TokenResponse(string AccessToken, string RefreshToken, long ExpiresIn);
     public sealed record ProjectDto(Guid Id, string Name);
-    public sealed record ImageDto(Guid Id, Guid ProjectId, string FileName, string Format, int Width, int Height, string Status, string? Error);
+    public sealed record ImageDto(Guid Id, Guid ProjectId, string FileName, string Format, int Width, int Height, string Status, string? Error, DateTimeOffset UpdatedAt);
     public sealed record ImagePage(IReadOnlyList<ImageDto> Items, int Page, int PageSize, int Total);
     public sealed record RejectedFile(string FileName, string Reason);
     public sealed record UploadResponse(IReadOnlyList<ImageDto> Images, IReadOnlyList<RejectedFile> Rejected);
@@ -54,6 +54,27 @@ public sealed class CellSegApiClient(HttpClient http)
 
         using var response = await http.PostAsync($"/api/projects/{projectId}/images", form, cancellationToken);
         return await ReadAsync<UploadResponse>(response, cancellationToken);
+    }
+
+    public sealed record BatchDto(Guid BatchId, IReadOnlyList<TaskDto> Queued);
+
+    /// <summary>Queues many images of a project as one batch.</summary>
+    public async Task<BatchDto> RequestBatchSegmentationAsync(Guid projectId, IReadOnlyList<Guid> imageIds, string? model, CancellationToken cancellationToken)
+    {
+        using var response = await http.PostAsJsonAsync($"/api/projects/{projectId}/segmentation", new { imageIds, model }, cancellationToken);
+        return await ReadAsync<BatchDto>(response, cancellationToken);
+    }
+
+    /// <summary>Uploads many files, at most <paramref name="perRequest"/> per request.</summary>
+    public async Task<List<ImageDto>> UploadManyAsync(Guid projectId, IReadOnlyList<(string FileName, byte[] Bytes)> files, int perRequest, CancellationToken cancellationToken)
+    {
+        var images = new List<ImageDto>(files.Count);
+        foreach (var chunk in files.Chunk(perRequest))
+        {
+            images.AddRange((await UploadAsync(projectId, chunk, cancellationToken)).Images);
+        }
+
+        return images;
     }
 
     public async Task<TaskDto> RequestSegmentationAsync(Guid imageId, string? model, CancellationToken cancellationToken)

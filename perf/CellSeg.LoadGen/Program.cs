@@ -34,6 +34,16 @@ try
                 Folder: options.Text("folder", Path.Combine(RepositoryLayout.Root, ".local", "bench")),
                 ModelSizedImages: options.Text("original-images", "false") != "true"),
             cancellation.Token),
+        "e2e" or "fairness" => await QueueScenario.RunAsync(
+            new QueueScenario.Options(
+                Kind: command,
+                Users: options.Number("users", 8),
+                ImagesPerUser: options.Number("images-per-user", 50),
+                Model: options.Text("model", "hrnet"),
+                Api: options.Uri("api"),
+                Folder: options.Text("folder", Path.Combine(RepositoryLayout.Root, ".local", command)),
+                TimeoutSeconds: options.Number("timeout", 600)),
+            cancellation.Token),
         _ => Usage(),
     };
 }
@@ -52,6 +62,10 @@ static int Usage()
                   --users 3  --model hrnet  --api URL (use a running Api instead of starting one)
           inference  raw ONNX Runtime grid, seed mode and the dynamic batcher, over HTTP clients
                   --model hrnet  --clients 8 (or 1,4,8,16)  --seconds 20  --url URL  --original-images
+          e2e     users segmenting at once through the whole topology
+                  --users 8  --images-per-user 50  --model hrnet  --api URL
+          fairness  one user with 1,000 images and seven with 10 each, against the seven alone
+                  --model hrnet  --api URL
         """);
     return 2;
 }

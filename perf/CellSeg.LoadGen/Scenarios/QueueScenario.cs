@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using CellSeg.LoadGen.Benchmarks;
+using CellSeg.LoadGen.Topology;
+using Npgsql;
+
+namespace CellSeg.LoadGen.Scenarios;
+
+/// <summary>
+/// Load through the whole topology (Api → stream → worker → Inference → Postgres): <c>e2e</c> (several users at
+/// once) and <c>fairness</c> (one user with a thousand images, seven with ten each a little later, compared with the
+/// seven alone). When no <c>--api</c> is given it starts the local topology itself and stops it afterwards.
+/// </summary>
+public static class QueueScenario
+{
+    public sealed record Options(string Kind, int Users, int ImagesPerUser, string Model, Uri? Api, string Folder, int TimeoutSeconds);
+
+    private sealed record UserRun(string User, DateTimeOffset Requested, IReadOnlyList<DateTimeOffset> Completions, int Images, int Failed);
+
+    public static async Task<int> RunAsync(Options options, CancellationToken cancellationToken)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var images = DemoImageSet.Load(256);
+        var raw = new RawModelBenchmark(Path.Combine(RepositoryLayout.Root, "models", options.Model));
+        var rawBest = raw.MeasureGrid([1, 2, 4, 8], [1, 2], [1, Environment.ProcessorCount], TimeSpan.FromSeconds(1)).MaxBy(p => p.ImagesPerSecond)!;
+        Console.WriteLine(string.Create(c, $"raw {options.Model}: {rawBest.ImagesPerSecond:F1} img/s ({rawBest.Config})"));
+
+        LocalTopology? topology = null;
+        var api = options.Api;
+        if (api is null)
+        {
+            topology = await LocalTopology.StartAsync(new LocalTopologyOptions(options.Folder, Models: [options.Model]), Console.Out, cancellationToken);
+            api = topology.Api.Url;
+        }
+
+        try
+        {
+            var run = Guid.NewGuid().ToString("N")[..6];
+            List<UserRun> users;
+            double? smallRatio = null;
+            if (options.Kind == "fairness")
+            {
+                var alone = await RunUsersAsync(api, [.. Enumerable.Range(1, 7).Select(i => ($"small{i}-alone-{run}", 10, TimeSpan.Zero))], images, options, cancellationToken);
+                users = await RunUsersAsync(
+                    api,
+                    [($"big-{run}", 1000, TimeSpan.Zero), .. Enumerable.Range(1, 7).Select(i => ($"small{i}-{run}", 10, TimeSpan.FromSeconds(3)))],
+                    images, options, cancellationToken);
+                var withBig = Percentile([.. users.Where(u => u.User.StartsWith("small", StringComparison.Ordinal)).SelectMany(Latencies)], 0.95);
+                var withoutBig = Percentile([.. alone.SelectMany(Latencies)], 0.95);
+                smallRatio = withBig / withoutBig;
+                Console.WriteLine(string.Create(c, $"small users' p95: {withoutBig:F0} ms alone, {withBig:F0} ms beside the big user"));
+            }
+            else
+            {
+                users = await RunUsersAsync(
+                    api, [.. Enumerable.Range(1, options.Users).Select(i => ($"user{i}-{run}", options.ImagesPerUser, TimeSpan.Zero))],
+                    images, options, cancellationToken);
+            }
+
+            var (lost, duplicates) = topology is null ? ((long?)null, (long?)null) : await CountLostAndDuplicatesAsync(topology, cancellationToken);
+            Report(options, users, rawBest, smallRatio, lost ?? users.Sum(u => u.Images - u.Completions.Count), duplicates);
+            return 0;
+        }
+        finally
+        {
+            if (topology is not null)
+            {
+                await topology.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<List<UserRun>> RunUsersAsync(
+        Uri api, IReadOnlyList<(string Name, int Images, TimeSpan Delay)> users, List<(string FileName, byte[] Bytes)> images, Options options, CancellationToken cancellationToken)
+    {
+        // Everyone signs in and uploads first, so that the measured part is segmentation alone.
+        var prepared = await Task.WhenAll(users.Select(async user =>
+        {
+            var http = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromMinutes(5) };
+            var client = new CellSegApiClient(http);
+            await client.SignInAsync($"{user.Name}@load.cellseg", "Load-password-1", cancellationToken);
+            var project = await client.CreateProjectAsync(user.Name, cancellationToken);
+            var files = Enumerable.Range(0, user.Images).Select(i => ($"{i:D4}-{images[i % images.Count].FileName}", images[i % images.Count].Bytes)).ToList();
+            var uploaded = await client.UploadManyAsync(project.Id, files, 100, cancellationToken);
+            return (user, client, project, uploaded);
+        }));
+
+        var runs = await Task.WhenAll(prepared.Select(async p =>
+        {
+            await Task.Delay(p.user.Delay, cancellationToken);
+            var requested = DateTimeOffset.UtcNow;
+            await p.client.RequestBatchSegmentationAsync(p.project.Id, [.. p.uploaded.Select(i => i.Id)], options.Model, cancellationToken);
+            var deadline = Stopwatch.StartNew();
+            List<CellSegApiClient.ImageDto> current;
+            do
+            {
+                await Task.Delay(200, cancellationToken);
+                current = await p.client.ListImagesAsync(p.project.Id, cancellationToken);
+            }
+            while (current.Any(i => i.Status is "queued" or "processing" or "none") && deadline.Elapsed.TotalSeconds < options.TimeoutSeconds);
+
+            p.client.Http.Dispose();
+            return new UserRun(
+                p.user.Name,
+                requested,
+                [.. current.Where(i => i.Status == "segmented").Select(i => i.UpdatedAt).Order()],
+                p.user.Images,
+                current.Count(i => i.Status == "failed"));
+        }));
+        return [.. runs];
+    }
+
+    private static IEnumerable<double> Latencies(UserRun user) => user.Completions.Select(done => (done - user.Requested).TotalMilliseconds);
+
+    private static async Task<(long? Lost, long? Duplicates)> CountLostAndDuplicatesAsync(LocalTopology topology, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(topology.Postgres.ConnectionString("cellsegdb"));
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT (SELECT count(*) FROM segmentation_tasks WHERE "Status" <> 'Completed'),
+                   (SELECT count(*) FROM segmentation_results) - (SELECT count(DISTINCT "ImageId") FROM segmentation_results)
+            """,
+            connection);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    private static void Report(Options options, List<UserRun> users, RawMeasurement raw, double? smallRatio, long lost, long? duplicates)
+    {
+        var c = CultureInfo.InvariantCulture;
+        Console.WriteLine();
+        Console.WriteLine($"{"user",-24} {"images",6} {"done",6} {"failed",6} {"span s",8} {"img/s",7} {"p95 ms",8}");
+        foreach (var user in users)
+        {
+            var span = user.Completions.Count == 0 ? 0 : (user.Completions[^1] - user.Requested).TotalSeconds;
+            Console.WriteLine(string.Create(c,
+                $"{user.User,-24} {user.Images,6} {user.Completions.Count,6} {user.Failed,6} {span,8:F2} {(span > 0 ? user.Completions.Count / span : 0),7:F2} {Percentile([.. Latencies(user)], 0.95),8:F0}"));
+        }
+
+        var start = users.Min(u => u.Requested);
+        var end = users.Where(u => u.Completions.Count > 0).Max(u => u.Completions[^1]);
+        var done = users.Sum(u => u.Completions.Count);
+        var imagesPerSecond = done / (end - start).TotalSeconds;
+        var latencies = users.SelectMany(Latencies).Order().ToArray();
+
+        // Throughput of each user while every user is active: from the last request to the first user finishing.
+        var windowStart = users.Max(u => u.Requested);
+        var windowEnd = users.Where(u => u.Completions.Count > 0).Min(u => u.Completions[^1]);
+        var window = (windowEnd - windowStart).TotalSeconds;
+        var rates = users.Select(u => window > 0 ? u.Completions.Count(t => t > windowStart && t <= windowEnd) / window : 0).ToArray();
+        var jain = rates.Sum() is var total && total > 0 ? total * total / (rates.Length * rates.Sum(r => r * r)) : 0;
+
+        Console.WriteLine();
+        Console.WriteLine(string.Create(c, $"{options.Kind}: {done} images in {(end - start).TotalSeconds:F1} s = {imagesPerSecond:F1} img/s ({imagesPerSecond / raw.ImagesPerSecond:F2} x raw)"));
+        Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+        {
+            ["scenario"] = options.Kind,
+            ["model"] = options.Model,
+            ["users"] = users.Count,
+            ["images"] = users.Sum(u => u.Images),
+            ["images_s"] = Math.Round(imagesPerSecond, 2),
+            ["raw_img_s"] = Math.Round(raw.ImagesPerSecond, 2),
+            ["p50_ms"] = Math.Round(Percentile(latencies, 0.50), 1),
+            ["p95_ms"] = Math.Round(Percentile(latencies, 0.95), 1),
+            ["p99_ms"] = Math.Round(Percentile(latencies, 0.99), 1),
+            ["jain_fairness"] = Math.Round(jain, 3),
+            ["small_users_p95_ratio"] = smallRatio is null ? null : Math.Round(smallRatio.Value, 3),
+            ["lost"] = lost,
+            ["duplicates"] = duplicates,
+        }));
+    }
+
+    private static double Percentile(double[] values, double p)
+    {
+        if (values.Length == 0)
+        {
+            return double.NaN;
+        }
+
+        var sorted = values.Order().ToArray();
+        return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+    }
+}
