@@ -4,14 +4,14 @@ using CellSeg.Data.Model;
 using CellSeg.Data.Queue;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
 namespace CellSeg.QueueWorker.Processing;
 
 /// <summary>
-/// Runs one delivered task to a final or retryable state and acknowledges the delivery only after that state is
-/// committed. Every state change is conditional on the state the task should be in, so a cancelled task is never
-/// resurrected and a task delivered twice stores one result.
+/// Runs one batch of delivered tasks: claims them in Postgres with a few statements for the whole batch, sends
+/// each image to Inference (which batches them again on its side), commits the results of the batch in one
+/// transaction, and only then acknowledges the deliveries. Every state change is conditional on the state the task
+/// should be in, so a cancelled task is never resurrected and a task delivered twice stores one result.
 /// </summary>
 public sealed partial class SegmentationTaskRunner(
     IServiceScopeFactory scopeFactory,
@@ -22,179 +22,256 @@ public sealed partial class SegmentationTaskRunner(
     TimeProvider time,
     ILogger<SegmentationTaskRunner> logger)
 {
-    /// <param name="cancellationToken">Ends when the task is cancelled or the worker stops.</param>
-    /// <param name="stoppingToken">Ends only when the worker stops.</param>
-    public async Task RunAsync(SegmentationDelivery delivery, CancellationToken cancellationToken, CancellationToken stoppingToken)
+    private enum Outcome
     {
-        var item = delivery.Item;
-        using var activity = QueueWorkerTelemetry.Source.StartActivity(
-            "segmentation.process", ActivityKind.Consumer, TraceContext.Restore(item.TraceParent, item.TraceState));
-        activity?.SetTag("cellseg.task_id", item.TaskId);
-        activity?.SetTag("cellseg.image_id", item.ImageId);
-        activity?.SetTag("cellseg.model", item.Model);
+        Segmented,
+        Rejected,
+        Transient,
+        Cancelled,
+    }
 
-        telemetry.ActiveTasks.Add(1);
+    private sealed record Attempt(SegmentationDelivery Delivery, Outcome Outcome, InferenceResult? Result, string? Error);
+
+    /// <param name="tokenFor">The token of one task: it ends when the task is cancelled or the worker stops.</param>
+    /// <param name="stoppingToken">Ends only when the worker stops.</param>
+    public async Task RunBatchAsync(
+        IReadOnlyList<SegmentationDelivery> batch, Func<Guid, CancellationToken> tokenFor, CancellationToken stoppingToken)
+    {
+        telemetry.ActiveTasks.Add(batch.Count);
         var started = time.GetTimestamp();
-        var outcome = "failed";
         try
         {
-            outcome = await RunTaskAsync(delivery, cancellationToken);
-            await consumer.AcknowledgeAsync([delivery.DeliveryId], stoppingToken);
+            await using var scope = scopeFactory.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<CellSegDbContext>();
+            var acknowledge = new List<string>(batch.Count);
+
+            var (runnable, finished) = await ClaimAsync(db, batch, acknowledge, stoppingToken);
+            Count("skipped", finished);
+            if (runnable.Count == 0)
+            {
+                await consumer.AcknowledgeAsync(acknowledge, stoppingToken);
+                return;
+            }
+
+            var imageIds = runnable.Select(d => d.Item.ImageId).ToList();
+            var contents = await db.ImageContents.AsNoTracking()
+                .Where(c => imageIds.Contains(c.ImageId))
+                .ToDictionaryAsync(c => c.ImageId, c => c.Data, stoppingToken);
+            var inference = scope.ServiceProvider.GetRequiredService<InferenceClient>();
+            var attempts = await Task.WhenAll(runnable.Select(d => SegmentAsync(inference, d, contents[d.Item.ImageId], tokenFor(d.Item.TaskId))));
+
+            await FinishAsync(scope.ServiceProvider, db, attempts, acknowledge, stoppingToken);
+            await consumer.AcknowledgeAsync(acknowledge, stoppingToken);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !stoppingToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
-            // Cancelled by its user while running: Postgres already says cancelled; the entry leaves the stream.
-            outcome = "cancelled";
-            await consumer.AcknowledgeAsync([delivery.DeliveryId], stoppingToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            // Not acknowledged: the delivery stays pending and is taken over once idle.
-            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            LogTaskError(logger, ex, item.TaskId);
+            // Not acknowledged: the deliveries stay pending and are taken over once idle.
+            LogBatchError(logger, ex, batch.Count);
         }
         finally
         {
-            telemetry.ActiveTasks.Add(-1);
-            telemetry.Tasks.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
+            telemetry.ActiveTasks.Add(-batch.Count);
             telemetry.TaskDuration.Record(time.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 
-    private async Task<string> RunTaskAsync(SegmentationDelivery delivery, CancellationToken cancellationToken)
+    /// <summary>Marks the batch's runnable tasks processing; gives up on those that used every attempt.</summary>
+    private async Task<(List<SegmentationDelivery> Runnable, int Finished)> ClaimAsync(
+        CellSegDbContext db, IReadOnlyList<SegmentationDelivery> batch, List<string> acknowledge, CancellationToken cancellationToken)
+    {
+        var ids = batch.Select(d => d.Item.TaskId).ToList();
+        var tasks = await db.SegmentationTasks.AsNoTracking()
+            .Where(t => ids.Contains(t.Id))
+            .Select(t => new { t.Id, t.Status, t.Attempts })
+            .ToDictionaryAsync(t => t.Id, cancellationToken);
+        var maxAttempts = options.Value.MaxAttempts;
+        var runnable = new List<SegmentationDelivery>(batch.Count);
+        var finished = 0;
+        foreach (var delivery in batch)
+        {
+            if (!tasks.TryGetValue(delivery.Item.TaskId, out var task) || task.Status is not (SegmentationTaskStatus.Queued or SegmentationTaskStatus.Processing))
+            {
+                // Done, failed or cancelled already (a redelivery, or a cancellation): only the entry is left.
+                acknowledge.Add(delivery.DeliveryId);
+                finished++;
+            }
+            else if (task.Attempts >= maxAttempts)
+            {
+                // Delivered again after every attempt was used (its workers kept dying): give up with a reason.
+                var reason = $"Gave up after {task.Attempts} attempts that did not finish.";
+                if (await FailAsync(db, delivery.Item, reason, cancellationToken))
+                {
+                    await consumer.DeadLetterAsync(delivery, reason, cancellationToken);
+                    telemetry.DeadLetters.Add(1);
+                }
+                else
+                {
+                    acknowledge.Add(delivery.DeliveryId);
+                }
+
+                Count("dead_lettered", 1);
+            }
+            else
+            {
+                runnable.Add(delivery);
+            }
+        }
+
+        if (runnable.Count > 0)
+        {
+            var now = time.GetUtcNow();
+            var runIds = runnable.Select(d => d.Item.TaskId).ToList();
+            var imageIds = runnable.Select(d => d.Item.ImageId).ToList();
+            await db.SegmentationTasks
+                .Where(t => runIds.Contains(t.Id) && (t.Status == SegmentationTaskStatus.Queued || t.Status == SegmentationTaskStatus.Processing))
+                .ExecuteUpdateAsync(set => set
+                    .SetProperty(t => t.Status, SegmentationTaskStatus.Processing)
+                    .SetProperty(t => t.StartedAt, now)
+                    .SetProperty(t => t.Attempts, t => t.Attempts + 1),
+                    cancellationToken);
+            await SetImageStatusAsync(db, imageIds, ImageStatus.Processing, cancellationToken);
+            await PublishAsync(runnable.Select(d => Event(d.Item, "processing")), cancellationToken);
+        }
+
+        return (runnable, finished);
+    }
+
+    private static async Task<Attempt> SegmentAsync(InferenceClient inference, SegmentationDelivery delivery, byte[] image, CancellationToken cancellationToken)
     {
         var item = delivery.Item;
-        await using var scope = scopeFactory.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<CellSegDbContext>();
-
-        var task = await db.SegmentationTasks.AsNoTracking().SingleOrDefaultAsync(t => t.Id == item.TaskId, cancellationToken);
-        if (task is null || task.Status is not (SegmentationTaskStatus.Queued or SegmentationTaskStatus.Processing))
-        {
-            return "skipped";
-        }
-
-        if (task.Attempts >= options.Value.MaxAttempts)
-        {
-            // Delivered again after as many attempts as allowed (its workers kept dying): give up with a reason.
-            var reason = $"Gave up after {task.Attempts} attempts that did not finish.";
-            if (await FailAsync(db, item, reason, cancellationToken))
-            {
-                await consumer.DeadLetterAsync(delivery, reason, cancellationToken);
-                telemetry.DeadLetters.Add(1);
-            }
-
-            return "dead_lettered";
-        }
-
-        var now = time.GetUtcNow();
-        var claimed = await db.SegmentationTasks
-            .Where(t => t.Id == item.TaskId && (t.Status == SegmentationTaskStatus.Queued || t.Status == SegmentationTaskStatus.Processing))
-            .ExecuteUpdateAsync(set => set
-                .SetProperty(t => t.Status, SegmentationTaskStatus.Processing)
-                .SetProperty(t => t.StartedAt, now)
-                .SetProperty(t => t.Attempts, t => t.Attempts + 1),
-                cancellationToken);
-        if (claimed == 0)
-        {
-            return "skipped";
-        }
-
-        await SetImageStatusAsync(db, item.ImageId, ImageStatus.Processing, null, cancellationToken);
-        await PublishAsync(item, "processing", cancellationToken: cancellationToken);
-
-        var bytes = await db.ImageContents.Where(c => c.ImageId == item.ImageId).Select(c => c.Data).SingleAsync(cancellationToken);
-        InferenceResult result;
+        using var span = QueueWorkerTelemetry.Source.StartActivity(
+            "segmentation.process", ActivityKind.Consumer, TraceContext.Restore(item.TraceParent, item.TraceState));
+        span?.SetTag("cellseg.task_id", item.TaskId);
+        span?.SetTag("cellseg.image_id", item.ImageId);
+        span?.SetTag("cellseg.model", item.Model);
         try
         {
-            result = await scope.ServiceProvider.GetRequiredService<InferenceClient>().SegmentAsync(bytes, item, cancellationToken);
+            return new Attempt(delivery, Outcome.Segmented, await inference.SegmentAsync(image, item, cancellationToken), null);
         }
         catch (InferenceRejectedException rejected)
         {
-            var reason = $"Inference rejected the image ({(int)rejected.Status}): {rejected.Message}";
-            await FailAsync(db, item, reason, cancellationToken);
-            return "rejected";
+            span?.SetStatus(ActivityStatusCode.Error, rejected.Message);
+            return new Attempt(delivery, Outcome.Rejected, null, $"Inference rejected the image ({(int)rejected.Status}): {rejected.Message}");
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or Polly.ExecutionRejectedException
-            && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return new Attempt(delivery, Outcome.Cancelled, null, null);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or Polly.ExecutionRejectedException)
         {
             // Inference unreachable, timing out or behind an open circuit: transient, retried through the queue.
-            return await RetryOrFailAsync(scope.ServiceProvider, db, delivery, task.Attempts + 1, ex.Message, cancellationToken);
+            span?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            return new Attempt(delivery, Outcome.Transient, null, ex.Message);
         }
-
-        if (!await StoreResultAsync(db, item, result, cancellationToken))
-        {
-            return "duplicate";
-        }
-
-        await PublishAsync(item, "segmented", objectCount: result.ObjectCount, cancellationToken: cancellationToken);
-        LogTaskCompleted(logger, item.TaskId, result.ObjectCount, result.Timings.InferenceMs);
-        return "segmented";
     }
 
-    /// <summary>Commits the result and the task's completion together, unless the task left processing meanwhile.</summary>
-    private async Task<bool> StoreResultAsync(CellSegDbContext db, SegmentationWorkItem item, InferenceResult result, CancellationToken cancellationToken)
+    private async Task FinishAsync(IServiceProvider services, CellSegDbContext db, Attempt[] attempts, List<string> acknowledge, CancellationToken cancellationToken)
     {
-        var strategy = db.Database.CreateExecutionStrategy();
-        try
-        {
-            return await strategy.ExecuteAsync(async ct =>
-            {
-                db.ChangeTracker.Clear();
-                await using var transaction = await db.Database.BeginTransactionAsync(ct);
-                var now = time.GetUtcNow();
-                var completed = await db.SegmentationTasks
-                    .Where(t => t.Id == item.TaskId && t.Status == SegmentationTaskStatus.Processing)
-                    .ExecuteUpdateAsync(set => set
-                        .SetProperty(t => t.Status, SegmentationTaskStatus.Completed)
-                        .SetProperty(t => t.CompletedAt, now)
-                        .SetProperty(t => t.Error, (string?)null),
-                        ct);
-                if (completed == 0)
-                {
-                    // Cancelled, or completed by another delivery of the same task: keep what is there.
-                    return false;
-                }
+        var segmented = attempts.Where(a => a.Outcome == Outcome.Segmented).ToList();
+        var stored = await StoreResultsAsync(db, segmented, cancellationToken);
+        Count("segmented", stored.Count);
+        Count("duplicate", segmented.Count - stored.Count);
+        await PublishAsync(
+            segmented.Where(a => stored.Contains(a.Delivery.Item.TaskId)).Select(a => Event(a.Delivery.Item, "segmented", objectCount: a.Result!.ObjectCount)),
+            cancellationToken);
+        acknowledge.AddRange(segmented.Select(a => a.Delivery.DeliveryId));
 
-                db.SegmentationResults.Add(new SegmentationResult
-                {
-                    TaskId = item.TaskId,
-                    ImageId = item.ImageId,
-                    Model = result.Model,
-                    Width = result.Width,
-                    Height = result.Height,
-                    ObjectCount = result.ObjectCount,
-                    Objects = result.Objects.GetRawText(),
-                    Device = result.Device,
-                    BatchSize = result.BatchSize,
-                    InferenceMs = result.Timings.InferenceMs,
-                    CreatedAt = now,
-                });
-                await db.SaveChangesAsync(ct);
-                await SetImageStatusAsync(db, item.ImageId, ImageStatus.Segmented, null, ct);
-                await transaction.CommitAsync(ct);
-                return true;
-            }, cancellationToken);
-        }
-        catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        foreach (var attempt in attempts.Where(a => a.Outcome == Outcome.Rejected))
         {
-            return false;
+            await FailAsync(db, attempt.Delivery.Item, attempt.Error!, cancellationToken);
+            acknowledge.Add(attempt.Delivery.DeliveryId);
+            Count("rejected", 1);
         }
+
+        foreach (var attempt in attempts.Where(a => a.Outcome == Outcome.Transient))
+        {
+            if (await RetryOrFailAsync(services, db, attempt.Delivery, attempt.Error!, cancellationToken))
+            {
+                acknowledge.Add(attempt.Delivery.DeliveryId);
+            }
+        }
+
+        // Cancelled by their users while running: Postgres already says cancelled; the entries leave the stream.
+        var cancelled = attempts.Where(a => a.Outcome == Outcome.Cancelled).ToList();
+        acknowledge.AddRange(cancelled.Select(a => a.Delivery.DeliveryId));
+        Count("cancelled", cancelled.Count);
     }
 
-    private async Task<string> RetryOrFailAsync(
-        IServiceProvider services, CellSegDbContext db, SegmentationDelivery delivery, int attempts, string error, CancellationToken cancellationToken)
+    /// <summary>
+    /// Commits the results and the tasks' completion together, for the tasks still processing (not cancelled, not
+    /// completed by another delivery); returns their ids.
+    /// </summary>
+    private async Task<HashSet<Guid>> StoreResultsAsync(CellSegDbContext db, List<Attempt> segmented, CancellationToken cancellationToken)
+    {
+        if (segmented.Count == 0)
+        {
+            return [];
+        }
+
+        var ids = segmented.Select(a => a.Delivery.Item.TaskId).ToArray();
+        var strategy = db.Database.CreateExecutionStrategy();
+        return await strategy.ExecuteAsync(async ct =>
+        {
+            db.ChangeTracker.Clear();
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            var processing = (await db.SegmentationTasks
+                    .FromSql($"""SELECT * FROM segmentation_tasks WHERE "Id" = ANY({ids}) AND "Status" = 'Processing' FOR UPDATE""")
+                    .AsNoTracking()
+                    .Select(t => t.Id)
+                    .ToListAsync(ct))
+                .ToHashSet();
+            if (processing.Count == 0)
+            {
+                return processing;
+            }
+
+            var now = time.GetUtcNow();
+            var storing = segmented.Where(a => processing.Contains(a.Delivery.Item.TaskId)).ToList();
+            await db.SegmentationTasks
+                .Where(t => processing.Contains(t.Id))
+                .ExecuteUpdateAsync(set => set
+                    .SetProperty(t => t.Status, SegmentationTaskStatus.Completed)
+                    .SetProperty(t => t.CompletedAt, now)
+                    .SetProperty(t => t.Error, (string?)null),
+                    ct);
+            db.SegmentationResults.AddRange(storing.Select(a => new SegmentationResult
+            {
+                TaskId = a.Delivery.Item.TaskId,
+                ImageId = a.Delivery.Item.ImageId,
+                Model = a.Result!.Model,
+                Width = a.Result.Width,
+                Height = a.Result.Height,
+                ObjectCount = a.Result.ObjectCount,
+                Objects = a.Result.Objects.GetRawText(),
+                Device = a.Result.Device,
+                BatchSize = a.Result.BatchSize,
+                InferenceMs = a.Result.Timings.InferenceMs,
+                CreatedAt = now,
+            }));
+            await db.SaveChangesAsync(ct);
+            await SetImageStatusAsync(db, [.. storing.Select(a => a.Delivery.Item.ImageId)], ImageStatus.Segmented, ct);
+            await transaction.CommitAsync(ct);
+            return processing;
+        }, cancellationToken);
+    }
+
+    /// <summary>Queues the task again, or fails it once its attempts are used; false when it was neither (cancelled).</summary>
+    private async Task<bool> RetryOrFailAsync(IServiceProvider services, CellSegDbContext db, SegmentationDelivery delivery, string error, CancellationToken cancellationToken)
     {
         var item = delivery.Item;
-        if (attempts >= options.Value.MaxAttempts)
+        var task = await db.SegmentationTasks.AsNoTracking().SingleAsync(t => t.Id == item.TaskId, cancellationToken);
+        if (task.Attempts >= options.Value.MaxAttempts)
         {
-            var reason = $"Inference failed {attempts} times: {error}";
+            var reason = $"Inference failed {task.Attempts} times: {error}";
             if (await FailAsync(db, item, reason, cancellationToken))
             {
                 await consumer.DeadLetterAsync(delivery, reason, cancellationToken);
                 telemetry.DeadLetters.Add(1);
+                Count("dead_lettered", 1);
+                return false;
             }
 
-            return "dead_lettered";
+            return true;
         }
 
         var requeued = await db.SegmentationTasks
@@ -202,15 +279,15 @@ public sealed partial class SegmentationTaskRunner(
             .ExecuteUpdateAsync(set => set.SetProperty(t => t.Status, SegmentationTaskStatus.Queued).SetProperty(t => t.Error, error), cancellationToken);
         if (requeued > 0)
         {
-            await SetImageStatusAsync(db, item.ImageId, ImageStatus.Queued, null, cancellationToken);
-            var task = await db.SegmentationTasks.AsNoTracking().SingleAsync(t => t.Id == item.TaskId, cancellationToken);
+            await SetImageStatusAsync(db, [item.ImageId], ImageStatus.Queued, cancellationToken);
             await services.GetRequiredService<SegmentationTaskDispatcher>().DispatchAsync(task, cancellationToken);
+            Count("retried", 1);
         }
 
-        return "retried";
+        return true;
     }
 
-    /// <summary>Marks the task and its image failed with the reason, unless the task already left processing.</summary>
+    /// <summary>Marks the task and its image failed with the reason, unless the task already left queued/processing.</summary>
     private async Task<bool> FailAsync(CellSegDbContext db, SegmentationWorkItem item, string reason, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
@@ -226,46 +303,56 @@ public sealed partial class SegmentationTaskRunner(
             return false;
         }
 
-        await SetImageStatusAsync(db, item.ImageId, ImageStatus.Failed, reason, cancellationToken);
-        await PublishAsync(item, "failed", error: reason, cancellationToken: cancellationToken);
+        await db.Images.Where(i => i.Id == item.ImageId).ExecuteUpdateAsync(set => set
+            .SetProperty(i => i.Status, ImageStatus.Failed)
+            .SetProperty(i => i.Error, reason)
+            .SetProperty(i => i.UpdatedAt, now),
+            cancellationToken);
+        await PublishAsync([Event(item, "failed", error: reason)], cancellationToken);
         LogTaskFailed(logger, item.TaskId, reason);
         return true;
     }
 
-    private async Task SetImageStatusAsync(CellSegDbContext db, Guid imageId, ImageStatus status, string? error, CancellationToken cancellationToken)
+    private async Task SetImageStatusAsync(CellSegDbContext db, List<Guid> imageIds, ImageStatus status, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        await db.Images.Where(i => i.Id == imageId).ExecuteUpdateAsync(set => set
+        await db.Images.Where(i => imageIds.Contains(i.Id)).ExecuteUpdateAsync(set => set
             .SetProperty(i => i.Status, status)
-            .SetProperty(i => i.Error, error)
+            .SetProperty(i => i.Error, (string?)null)
             .SetProperty(i => i.UpdatedAt, now),
             cancellationToken);
     }
 
-    private async Task PublishAsync(SegmentationWorkItem item, string status, string? error = null, int? objectCount = null, CancellationToken cancellationToken = default)
+    private TaskEvent Event(SegmentationWorkItem item, string status, string? error = null, int? objectCount = null) =>
+        new(status, item.TaskId, item.ImageId, item.ProjectId, item.OwnerId, time.GetUtcNow(), error, objectCount);
+
+    private async Task PublishAsync(IEnumerable<TaskEvent> taskEvents, CancellationToken cancellationToken)
     {
         try
         {
-            await events.PublishAsync(
-                new TaskEvent(status, item.TaskId, item.ImageId, item.ProjectId, item.OwnerId, time.GetUtcNow(), error, objectCount),
-                cancellationToken);
+            await Task.WhenAll(taskEvents.Select(e => events.PublishAsync(e, cancellationToken)));
         }
         catch (StackExchange.Redis.RedisException ex)
         {
             // Events notify; the state is in Postgres. A lost event costs a client one refresh, not a result.
-            LogEventLost(logger, item.TaskId, ex.Message);
+            LogEventsLost(logger, ex.Message);
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskId} segmented: {ObjectCount} objects, inference {InferenceMs:F1} ms")]
-    private static partial void LogTaskCompleted(ILogger logger, Guid taskId, int objectCount, double inferenceMs);
+    private void Count(string outcome, int count)
+    {
+        if (count > 0)
+        {
+            telemetry.Tasks.Add(count, new KeyValuePair<string, object?>("outcome", outcome));
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} failed: {Reason}")]
     private static partial void LogTaskFailed(ILogger logger, Guid taskId, string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Task {TaskId} could not be processed; it stays pending")]
-    private static partial void LogTaskError(ILogger logger, Exception exception, Guid taskId);
+    [LoggerMessage(Level = LogLevel.Error, Message = "A batch of {Count} task(s) could not be processed; its deliveries stay pending")]
+    private static partial void LogBatchError(ILogger logger, Exception exception, int count);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Event for task {TaskId} not published: {Reason}")]
-    private static partial void LogEventLost(ILogger logger, Guid taskId, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task events not published: {Reason}")]
+    private static partial void LogEventsLost(ILogger logger, string reason);
 }

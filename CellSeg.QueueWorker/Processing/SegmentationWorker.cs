@@ -187,7 +187,7 @@ public sealed partial class SegmentationWorker : BackgroundService
             _telemetry.BusySlots.Add(1);
             try
             {
-                await Task.WhenAll(batch.Items.Select(delivery => RunAsync(delivery, stoppingToken)));
+                await RunBatchAsync(batch.Items, stoppingToken);
             }
             finally
             {
@@ -203,17 +203,25 @@ public sealed partial class SegmentationWorker : BackgroundService
         }
     }
 
-    private async Task RunAsync(SegmentationDelivery delivery, CancellationToken stoppingToken)
+    private async Task RunBatchAsync(IReadOnlyList<SegmentationDelivery> batch, CancellationToken stoppingToken)
     {
-        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        _running[delivery.Item.TaskId] = cancellation;
+        var cancellations = batch.ToDictionary(d => d.Item.TaskId, _ => CancellationTokenSource.CreateLinkedTokenSource(stoppingToken));
+        foreach (var (taskId, cancellation) in cancellations)
+        {
+            _running[taskId] = cancellation;
+        }
+
         try
         {
-            await _runner.RunAsync(delivery, cancellation.Token, stoppingToken);
+            await _runner.RunBatchAsync(batch, taskId => cancellations[taskId].Token, stoppingToken);
         }
         finally
         {
-            _running.TryRemove(delivery.Item.TaskId, out _);
+            foreach (var (taskId, cancellation) in cancellations)
+            {
+                _running.TryRemove(taskId, out _);
+                cancellation.Dispose();
+            }
         }
     }
 
