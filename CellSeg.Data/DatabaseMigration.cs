@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -11,8 +12,15 @@ namespace CellSeg.Data;
 /// (EF Core's own migration lock did not stop two replicas applying the same migration: a test showed it). The
 /// QueueWorker never migrates; it waits for the schema with <see cref="DatabaseSchema.WaitUntilCurrentAsync"/>.
 /// </summary>
-public sealed partial class DatabaseMigrationService(IServiceProvider services, ILogger<DatabaseMigrationService> logger) : IHostedService
+public sealed partial class DatabaseMigrationService(
+    IServiceProvider services,
+    IConfiguration configuration,
+    IHostApplicationLifetime lifetime,
+    ILogger<DatabaseMigrationService> logger) : IHostedService
 {
+    /// <summary>When true the process migrates and exits: the Kubernetes migration Job runs the Api image this way.</summary>
+    public const string MigrateOnlyKey = "Database:MigrateOnly";
+
     // Any constant shared by the replicas; it names the migration lock.
     private const long AdvisoryLockKey = 0x43656C6C4D6967;
 
@@ -37,9 +45,19 @@ public sealed partial class DatabaseMigrationService(IServiceProvider services, 
             await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_unlock({AdvisoryLockKey})", CancellationToken.None);
             await db.Database.CloseConnectionAsync();
         }
+
+        if (configuration.GetValue<bool>(MigrateOnlyKey))
+        {
+            LogMigrateOnly(logger);
+            // Stopping while the host still starts would fail the start; stop once it has started instead.
+            lifetime.ApplicationStarted.Register(lifetime.StopApplication);
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Database migrated; stopping because Database:MigrateOnly is set")]
+    private static partial void LogMigrateOnly(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Applying {Count} migration(s), up to {Migration}")]
     private static partial void LogApplying(ILogger logger, int count, string migration);

@@ -100,6 +100,15 @@ public sealed class ServiceProcess : IAsyncDisposable
         throw new TimeoutException($"{Name} was not healthy within {timeout.TotalSeconds} s ({last}); see {_logFile}.");
     }
 
+    /// <summary>Waits for the process to end by itself (a one-shot run) and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        var process = _process ?? throw new InvalidOperationException($"{Name} was never started.");
+        using var cancellation = new CancellationTokenSource(timeout);
+        await process.WaitForExitAsync(cancellation.Token);
+        return process.ExitCode;
+    }
+
     /// <summary>SIGKILL: the process dies at once, as in a crash.</summary>
     public async Task KillAsync()
     {
