@@ -31,6 +31,9 @@ public static class SegmentationApi
         api.MapPost("/segmentation/cancel", CancelAllAsync)
             .WithName("CancelAllSegmentation")
             .WithSummary("Cancels every queued or running task of the caller.");
+        api.MapGet("/segmentation/stats", GetStatisticsAsync)
+            .WithName("GetQueueStatistics")
+            .WithSummary("The caller's tasks by project and state, the caller's tasks running now, and the whole queue's depth.");
 
         return app;
     }
@@ -44,6 +47,14 @@ public static class SegmentationApi
     public sealed record BatchDto(Guid BatchId, IReadOnlyList<TaskDto> Queued, IReadOnlyList<TaskDto> AlreadyActive, IReadOnlyList<Guid> AlreadySegmented, IReadOnlyList<Guid> NotFound);
 
     public sealed record CancelledDto(int Cancelled, IReadOnlyList<Guid> TaskIds);
+
+    public sealed record TaskCounts(int Queued, int Processing, int Completed, int Failed, int Cancelled);
+
+    public sealed record ProjectCounts(Guid ProjectId, TaskCounts Tasks);
+
+    public sealed record RunningTask(Guid TaskId, Guid ImageId, Guid ProjectId, string Model, DateTimeOffset? Since);
+
+    public sealed record QueueStatistics(TaskCounts Mine, IReadOnlyList<ProjectCounts> Projects, IReadOnlyList<RunningTask> Running, int QueuedOverall, int ProcessingOverall);
 
     public static async Task<Results<Accepted<TaskDto>, ProblemHttpResult>> RequestImageAsync(
         Guid imageId, SegmentationRequest? request, ClaimsPrincipal user, CellSegDbContext db, SegmentationRequests requests,
@@ -139,6 +150,45 @@ public static class SegmentationApi
 
     public static async Task<Ok<CancelledDto>> CancelAllAsync(ClaimsPrincipal user, SegmentationRequests requests, CancellationToken cancellationToken) =>
         TypedResults.Ok(ToDto(await requests.CancelAsync(user.Id(), tasks => tasks, cancellationToken)));
+
+    public static async Task<Ok<QueueStatistics>> GetStatisticsAsync(ClaimsPrincipal user, CellSegDbContext db, CancellationToken cancellationToken)
+    {
+        var ownerId = user.Id();
+        var rows = await db.SegmentationTasks.AsNoTracking()
+            .Where(t => t.OwnerId == ownerId)
+            .GroupBy(t => new { t.ProjectId, t.Status })
+            .Select(g => new { g.Key.ProjectId, g.Key.Status, Count = g.Count() })
+            .ToListAsync(cancellationToken);
+        var running = await db.SegmentationTasks.AsNoTracking()
+            .Where(t => t.OwnerId == ownerId && t.Status == SegmentationTaskStatus.Processing)
+            .OrderBy(t => t.StartedAt)
+            .Take(100)
+            .Select(t => new RunningTask(t.Id, t.ImageId, t.ProjectId, t.Model, t.StartedAt))
+            .ToListAsync(cancellationToken);
+        var overall = await db.SegmentationTasks.AsNoTracking()
+            .Where(t => t.Status == SegmentationTaskStatus.Queued || t.Status == SegmentationTaskStatus.Processing)
+            .GroupBy(t => t.Status)
+            .Select(g => new { Status = g.Key, Count = g.Count() })
+            .ToListAsync(cancellationToken);
+
+        TaskCounts Counts(IEnumerable<(SegmentationTaskStatus Status, int Count)> counts)
+        {
+            var byStatus = counts.GroupBy(c => c.Status).ToDictionary(g => g.Key, g => g.Sum(c => c.Count));
+            return new TaskCounts(
+                byStatus.GetValueOrDefault(SegmentationTaskStatus.Queued),
+                byStatus.GetValueOrDefault(SegmentationTaskStatus.Processing),
+                byStatus.GetValueOrDefault(SegmentationTaskStatus.Completed),
+                byStatus.GetValueOrDefault(SegmentationTaskStatus.Failed),
+                byStatus.GetValueOrDefault(SegmentationTaskStatus.Cancelled));
+        }
+
+        return TypedResults.Ok(new QueueStatistics(
+            Counts(rows.Select(r => (r.Status, r.Count))),
+            [.. rows.GroupBy(r => r.ProjectId).Select(g => new ProjectCounts(g.Key, Counts(g.Select(r => (r.Status, r.Count)))))],
+            running,
+            overall.Where(o => o.Status == SegmentationTaskStatus.Queued).Sum(o => o.Count),
+            overall.Where(o => o.Status == SegmentationTaskStatus.Processing).Sum(o => o.Count)));
+    }
 
     private static SegmentationParameters? Validate(string? model, float? threshold, bool? detectHoles, int? priority, bool? force, SegmentationOptions options)
     {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Http.Json;
+using System.Text.Json;
 using CellSeg.Data;
 using CellSeg.Data.Model;
 using CellSeg.Data.Queue;
@@ -59,6 +60,14 @@ public sealed class CancellationAndEventsTests(StoresFixture stores) : IAsyncLif
         var cancelledImages = tasks.Where(t => t.Status == SegmentationTaskStatus.Cancelled).Select(t => t.ImageId).ToList();
         Assert.False(await db.SegmentationResults.AnyAsync(r => cancelledImages.Contains(r.ImageId), ct));
         Assert.All(await db.Images.AsNoTracking().Where(i => cancelledImages.Contains(i.Id)).ToListAsync(ct), i => Assert.Equal(ImageStatus.None, i.Status));
+
+        // The statistics the Api reports agree with the tasks.
+        var stats = await _client.Http.GetFromJsonAsync<Statistics>("/api/segmentation/stats", ct);
+        var mine = Assert.Single(stats!.Projects, p => p.ProjectId == project.Id).Tasks;
+        Assert.Equal(cancelled.Cancelled, mine.Cancelled);
+        Assert.Equal(tasks.Count(t => t.Status == SegmentationTaskStatus.Completed), mine.Completed);
+        Assert.Equal(0, mine.Processing + mine.Queued);
+        Assert.Empty(stats.Running);
     }
 
     [Fact]
@@ -92,6 +101,12 @@ public sealed class CancellationAndEventsTests(StoresFixture stores) : IAsyncLif
     private sealed record TaskAnswer(Guid Id, Guid ImageId, string Status);
 
     private sealed record CancelAnswer(int Cancelled, IReadOnlyList<Guid> TaskIds);
+
+    private sealed record Counts(int Queued, int Processing, int Completed, int Failed, int Cancelled);
+
+    private sealed record ProjectCounts(Guid ProjectId, Counts Tasks);
+
+    private sealed record Statistics(Counts Mine, IReadOnlyList<ProjectCounts> Projects, IReadOnlyList<JsonElement> Running, int QueuedOverall, int ProcessingOverall);
 
     public async ValueTask DisposeAsync() => await _stack.DisposeAsync();
 }
