@@ -23,6 +23,13 @@ public sealed class QueueWorkerTelemetry : IDisposable
         DeadLetters = _meter.CreateCounter<long>("cellseg.worker.dead_letters", "{task}", "Tasks given up and moved to the dead-letter stream");
     }
 
+    /// <summary>The stream's backlog as last read: what KEDA scales on, and what an operator watches.</summary>
+    public void ObserveBacklog(Func<(long Lag, long Pending)> observe)
+    {
+        _meter.CreateObservableGauge("cellseg.worker.stream_lag", () => observe().Lag, "{entry}", "Stream entries not yet delivered to the worker group");
+        _meter.CreateObservableGauge("cellseg.worker.pending", () => observe().Pending, "{entry}", "Entries delivered and not yet acknowledged");
+    }
+
     /// <summary>Reports the deliveries held for fair scheduling, read when metrics are collected.</summary>
     public void ObserveBuffered(Func<int> observe) =>
         _meter.CreateObservableGauge("cellseg.worker.buffered", observe, "{task}", "Deliveries read and waiting for a slot");

@@ -32,9 +32,14 @@ public interface ISegmentationQueueConsumer
     /// </summary>
     Task<IReadOnlyList<SegmentationDelivery>> ClaimAbandonedAsync(TimeSpan minIdle, int maxCount, CancellationToken cancellationToken);
 
+    /// <summary>Entries not yet delivered to the group (lag) and delivered but unacknowledged (pending).</summary>
+    Task<QueueBacklog> GetBacklogAsync(CancellationToken cancellationToken);
+
     /// <summary>Moves a delivery that failed for good to the dead-letter stream, with the reason, and acknowledges it.</summary>
     Task DeadLetterAsync(SegmentationDelivery delivery, string reason, CancellationToken cancellationToken);
 
     /// <summary>Returns when new work may be there: on a producer's signal, or after <paramref name="maxWait"/>.</summary>
     Task WaitForWorkAsync(TimeSpan maxWait, CancellationToken cancellationToken);
 }
+
+public sealed record QueueBacklog(long Lag, long Pending);

@@ -27,6 +27,7 @@ public sealed partial class SegmentationWorker : BackgroundService
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _work = new(0);
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _running = new();
+    private QueueBacklog _backlog = new(0, 0);
 
     public SegmentationWorker(
         IServiceProvider services,
@@ -51,6 +52,7 @@ public sealed partial class SegmentationWorker : BackgroundService
         _time = time;
         _logger = logger;
         _scheduler = new FairBatchScheduler<SegmentationDelivery>(catalog.MaxBatch, _options.MaxInFlightPerUser);
+        telemetry.ObserveBacklog(() => (_backlog.Lag, _backlog.Pending));
         telemetry.ObserveBuffered(() =>
         {
             lock (_gate)
@@ -82,6 +84,7 @@ public sealed partial class SegmentationWorker : BackgroundService
         var idleWait = TimeSpan.FromMilliseconds(10);
         var nextClaim = _time.GetTimestamp();
         var nextCatalog = _time.GetTimestamp();
+        var nextBacklog = _time.GetTimestamp();
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -89,6 +92,12 @@ public sealed partial class SegmentationWorker : BackgroundService
                 if (_time.GetTimestamp() >= nextCatalog)
                 {
                     nextCatalog = await RefreshCatalogAsync(stoppingToken);
+                }
+
+                if (_time.GetTimestamp() >= nextBacklog)
+                {
+                    _backlog = await _consumer.GetBacklogAsync(stoppingToken);
+                    nextBacklog = _time.GetTimestamp() + (5 * _time.TimestampFrequency);
                 }
 
                 int space;

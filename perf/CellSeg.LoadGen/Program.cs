@@ -1,5 +1,6 @@
 using CellSeg.LoadGen;
 using CellSeg.LoadGen.Benchmarks;
+using CellSeg.LoadGen.Quality;
 using CellSeg.LoadGen.Scenarios;
 using CellSeg.LoadGen.Topology;
 
@@ -44,6 +45,7 @@ try
                 Folder: options.Text("folder", Path.Combine(RepositoryLayout.Root, ".local", command)),
                 TimeoutSeconds: options.Number("timeout", 600)),
             cancellation.Token),
+        "quality" => await QualityScenario.RunAsync(QualityScenario.Options.From(options), cancellation.Token),
         _ => Usage(),
     };
 }
@@ -62,6 +64,8 @@ static int Usage()
                   --users 3  --model hrnet  --api URL (use a running Api instead of starting one)
           inference  raw ONNX Runtime grid, seed mode and the dynamic batcher, over HTTP clients
                   --model hrnet  --clients 8 (or 1,4,8,16)  --seconds 20  --url URL  --original-images
+          quality held-out quality of one model through the service's C# pre- and post-processing, with an Otsu baseline
+                  --model hrnet  --threshold 0.5 (default: model.json)  --write (models/<name>/quality.json)  --models DIR  --heldout DIR  --threads N
           e2e     users segmenting at once through the whole topology
                   --users 8  --images-per-user 50  --model hrnet  --api URL
           fairness  one user with 1,000 images and seven with 10 each, against the seven alone

@@ -190,6 +190,14 @@ public sealed partial class RedisStreamsSegmentationQueue : ISegmentationQueue, 
         return deliveries;
     }
 
+    public async Task<QueueBacklog> GetBacklogAsync(CancellationToken cancellationToken)
+    {
+        var db = _redis.GetDatabase();
+        await EnsureGroupAsync(db);
+        var group = (await db.StreamGroupInfoAsync(_streamKey)).FirstOrDefault(g => g.Name == _options.ConsumerGroup);
+        return new QueueBacklog(group.Lag ?? 0, group.PendingMessageCount);
+    }
+
     public async Task DeadLetterAsync(SegmentationDelivery delivery, string reason, CancellationToken cancellationToken)
     {
         var fields = StreamEntryCodec.Encode(delivery.Item).Append(new NameValueEntry("reason", reason)).ToArray();
