@@ -36,7 +36,7 @@ public static class InferenceScenario
 
         // By default each image is resized to the model's input, so the run measures serving the network rather
         // than decoding large files; --original-images sends them as they are.
-        var images = DemoImageSet.Load(options.ModelSizedImages ? raw.Shape.Width : null).Select(i => i.Bytes).ToList();
+        var images = DemoImageSet.Load(options.ModelSizedImages ? raw.Card.InputWidth : null).Select(i => i.Bytes).ToList();
         var path = $"/v1/segment?model={options.Model}";
         var rows = new List<ServiceRow>();
 

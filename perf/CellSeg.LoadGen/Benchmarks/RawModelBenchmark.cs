@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Text.Json;
+using CellSeg.LoadGen.Quality;
 using Microsoft.ML.OnnxRuntime;
 
 namespace CellSeg.LoadGen.Benchmarks;
@@ -18,9 +18,9 @@ public sealed record RawMeasurement(RawConfig Config, double ImagesPerSecond);
 /// </summary>
 public sealed class RawModelBenchmark(string modelFolder)
 {
-    private readonly ModelShape _shape = ModelShape.Read(Path.Combine(modelFolder, "model.json"));
+    private readonly ModelCard _card = ModelCard.Read(Path.Combine(modelFolder, "model.json"));
 
-    public ModelShape Shape => _shape;
+    public ModelCard Card => _card;
 
     public IReadOnlyList<RawMeasurement> MeasureGrid(IReadOnlyList<int> batches, IReadOnlyList<int> executors, IReadOnlyList<int> intraOpThreads, TimeSpan perConfig)
     {
@@ -28,7 +28,7 @@ public sealed class RawModelBenchmark(string modelFolder)
         foreach (var intra in intraOpThreads)
         {
             using var session = CreateSession(intra);
-            foreach (var batch in batches.Where(b => b <= _shape.MaxBatch))
+            foreach (var batch in batches.Where(b => b <= _card.MaxBatch))
             {
                 foreach (var executorCount in executors)
                 {
@@ -44,7 +44,7 @@ public sealed class RawModelBenchmark(string modelFolder)
     public double SingleCallMilliseconds(int intraOpThreads, int calls = 30)
     {
         using var session = CreateSession(intraOpThreads);
-        var input = _shape.Input(1);
+        var input = Input(1);
         Run(session, input, 1);
         var times = new List<double>(calls);
         for (var i = 0; i < calls; i++)
@@ -60,7 +60,7 @@ public sealed class RawModelBenchmark(string modelFolder)
 
     private double Measure(InferenceSession session, int batch, int executors, TimeSpan duration)
     {
-        var input = _shape.Input(batch);
+        var input = Input(batch);
         Run(session, input, batch);
         var images = 0L;
         var clock = Stopwatch.StartNew();
@@ -80,9 +80,9 @@ public sealed class RawModelBenchmark(string modelFolder)
 
     private void Run(InferenceSession session, float[] input, int batch)
     {
-        using var value = OrtValue.CreateTensorValueFromMemory(input, [batch, _shape.Channels, _shape.Height, _shape.Width]);
+        using var value = OrtValue.CreateTensorValueFromMemory(input, [batch, _card.Channels, _card.InputHeight, _card.InputWidth]);
         using var options = new RunOptions();
-        using var outputs = session.Run(options, [_shape.InputName], [value], [_shape.OutputName]);
+        using var outputs = session.Run(options, [_card.InputName], [value], [_card.OutputName]);
     }
 
     private InferenceSession CreateSession(int intraOpThreads)
@@ -93,32 +93,13 @@ public sealed class RawModelBenchmark(string modelFolder)
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             IntraOpNumThreads = intraOpThreads,
         };
-        return new InferenceSession(_shape.OnnxPath, options);
-    }
-}
-
-/// <summary>What the benchmark needs from a model folder's model.json.</summary>
-public sealed record ModelShape(string Name, string OnnxPath, int Width, int Height, int Channels, string InputName, string OutputName, int MaxBatch)
-{
-    public static ModelShape Read(string modelJson)
-    {
-        using var document = JsonDocument.Parse(File.ReadAllText(modelJson));
-        var root = document.RootElement;
-        return new ModelShape(
-            root.GetProperty("name").GetString()!,
-            Path.Combine(Path.GetDirectoryName(modelJson)!, "model.onnx"),
-            root.GetProperty("inputWidth").GetInt32(),
-            root.GetProperty("inputHeight").GetInt32(),
-            root.GetProperty("channels").GetInt32(),
-            root.GetProperty("inputName").GetString()!,
-            root.GetProperty("outputName").GetString()!,
-            root.GetProperty("maxBatch").GetInt32());
+        return new InferenceSession(Path.Combine(modelFolder, _card.File), options);
     }
 
     /// <summary>A deterministic, image-like input for <paramref name="batch"/> images.</summary>
-    public float[] Input(int batch)
+    private float[] Input(int batch)
     {
-        var input = new float[batch * Channels * Height * Width];
+        var input = new float[batch * _card.Channels * _card.InputHeight * _card.InputWidth];
         var random = new Random(42);
         for (var i = 0; i < input.Length; i++)
         {

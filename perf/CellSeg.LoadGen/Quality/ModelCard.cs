@@ -33,6 +33,9 @@ public sealed record ModelCard
 
     public float DefaultThreshold { get; init; } = 0.5f;
 
+    /// <summary>The largest batch the model is served with.</summary>
+    public int MaxBatch { get; init; } = 1;
+
     /// <summary>Written by <c>training/evaluate.py</c>; absent until a model has been evaluated.</summary>
     public PythonEvaluation? Evaluation { get; init; }
 
