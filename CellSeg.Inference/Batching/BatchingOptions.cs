@@ -14,8 +14,12 @@ public sealed class BatchingOptions
     [Range(0, 1024)]
     public int MaxBatch { get; set; }
 
+    /// <summary>Batch an executor waits to fill (up to <see cref="MaxQueueDelayMs"/>); 0 takes the model's <c>preferredBatch</c>.</summary>
+    [Range(0, 1024)]
+    public int PreferredBatch { get; set; }
+
     /// <summary>
-    /// How long an idle executor waits for a batch to fill once it holds fewer than the model's preferred batch.
+    /// How long an idle executor waits for a batch to fill once it holds fewer than the preferred batch.
     /// 0 runs at once with whatever is queued: under load batches still form while the previous one runs.
     /// </summary>
     [Range(0, 1000)]

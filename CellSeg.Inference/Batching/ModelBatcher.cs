@@ -37,7 +37,7 @@ public sealed partial class ModelBatcher : IAsyncDisposable
         var descriptor = model.Descriptor;
         _imageLength = model.InputLength;
         _maxBatch = Math.Max(1, options.MaxBatch > 0 ? options.MaxBatch : descriptor.MaxBatch);
-        _preferredBatch = Math.Clamp(descriptor.PreferredBatch, 1, _maxBatch);
+        _preferredBatch = Math.Clamp(options.PreferredBatch > 0 ? options.PreferredBatch : descriptor.PreferredBatch, 1, _maxBatch);
         // Without a measured figure: input and output tensors, times a working-set factor for the activations.
         _bytesPerImage = options.MemoryPerImageBytes > 0
             ? options.MemoryPerImageBytes

@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
@@ -18,7 +19,9 @@ public sealed class ServiceFactory<TMarker> : WebApplicationFactory<TMarker> whe
     {
         _settings = settings;
         Port = FreePort.Next();
-        UseKestrel(Port);
+        // An explicit endpoint rather than UseKestrel(port): the port overload rewrites the server addresses after
+        // the app has started binding, a race that fails start-up now and then (dotnet/aspnetcore#67714).
+        UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, Port));
     }
 
     public int Port { get; }

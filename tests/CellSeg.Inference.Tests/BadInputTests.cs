@@ -623,7 +623,8 @@ public sealed class BadInputService : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         // Kestrel rather than TestServer, so that the server's own limits apply to every upload.
-        _defaultFactory.UseKestrel(0);
+        // An explicit endpoint: UseKestrel(port) races with the server's own binding (dotnet/aspnetcore#67714).
+        _defaultFactory.UseKestrel(kestrel => kestrel.Listen(System.Net.IPAddress.Loopback, CellSeg.LoadGen.Topology.FreePort.Next()));
         var ct = TestContext.Current.CancellationToken;
         var clients = await Task.WhenAll(_defaultFactory.CreateReadyClientAsync(ct), _limitedFactory.CreateReadyClientAsync(ct));
         (Default, Limited) = (clients[0], clients[1]);

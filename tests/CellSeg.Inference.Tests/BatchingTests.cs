@@ -37,7 +37,10 @@ public sealed class BatchingTests
             ["Inference:Batching:MaxBatch"] = "8",
             ["Inference:Batching:MemoryPerImageBytes"] = "1000000",
             ["Inference:Batching:MemoryBudgetBytes"] = "4000000",
-            ["Inference:Batching:MaxQueueDelayMs"] = "100",
+            // One executor waiting for full batches, so that the burst forms batches of 8 to split.
+            ["Inference:Batching:Executors"] = "1",
+            ["Inference:Batching:PreferredBatch"] = "8",
+            ["Inference:Batching:MaxQueueDelayMs"] = "1000",
         });
         using var client = await factory.CreateReadyClientAsync(ct);
 
@@ -62,7 +65,11 @@ public sealed class BatchingTests
         using var client = await factory.CreateReadyClientAsync(ct);
 
         var first = SegmentAsync(client, ct);
-        await Task.Delay(200, ct);
+        while ((await client.GetFromJsonAsync<JsonElement>("/v1/models", ct))[0].GetProperty("queueDepth").GetInt32() == 0)
+        {
+            await Task.Delay(10, ct);
+        }
+
         var second = await SegmentAsync(client, ct);
 
         Assert.Equal(HttpStatusCode.TooManyRequests, second.Status);
