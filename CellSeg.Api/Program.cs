@@ -16,5 +16,7 @@ app.MapAccountsApi();
 app.MapProjectsApi();
 app.MapImagesApi();
 app.MapSegmentationApi();
+app.MapResultsApi();
+app.MapExportApi();
 
 app.Run();

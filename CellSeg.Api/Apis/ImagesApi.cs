@@ -1,5 +1,6 @@
 using System.Security.Claims;
-using System.Text.Json;
+using CellSeg.Api.Images;
+using CellSeg.Api.Segmentation;
 using CellSeg.Data;
 using CellSeg.Data.Model;
 using CellSeg.Imaging.Decoding;
@@ -25,9 +26,15 @@ public static class ImagesApi
         api.MapGet("/images/{imageId:guid}", GetImageAsync)
             .WithName("GetImage")
             .WithSummary("An image's size and segmentation status.");
-        api.MapGet("/images/{imageId:guid}/result", GetResultAsync)
-            .WithName("GetSegmentationResult")
-            .WithSummary("The polygons of the image's latest segmentation.");
+        api.MapDelete("/images/{imageId:guid}", DeleteImageAsync)
+            .WithName("DeleteImage")
+            .WithSummary("Cancels the image's active task, then deletes it with its tasks and results.");
+        api.MapPost("/projects/{projectId:guid}/images/delete", DeleteImagesAsync)
+            .WithName("DeleteImages")
+            .WithSummary("Cancels the active tasks of up to 10,000 images of a project, then deletes them with their tasks and results.");
+        api.MapGet("/images/{imageId:guid}/thumbnail", GetThumbnailAsync)
+            .WithName("GetImageThumbnail")
+            .WithSummary("A PNG of the image whose longer side is ?size= pixels (default 256, at most 512), keeping its aspect ratio.");
 
         return app;
     }
@@ -42,9 +49,9 @@ public static class ImagesApi
 
     public sealed record UploadResponse(IReadOnlyList<ImageDto> Images, IReadOnlyList<RejectedFile> Rejected);
 
-    public sealed record ResultDto(
-        Guid ImageId, Guid TaskId, string Model, string Device, int Width, int Height, int ObjectCount,
-        JsonElement Objects, DateTimeOffset CreatedAt);
+    public sealed record DeleteImagesRequest(IReadOnlyList<Guid>? ImageIds);
+
+    public sealed record DeletedImages(IReadOnlyList<Guid> Deleted, IReadOnlyList<Guid> NotFound);
 
     public static async Task<Results<Created<UploadResponse>, ProblemHttpResult>> UploadImagesAsync(
         Guid projectId,
@@ -190,27 +197,83 @@ public static class ImagesApi
         return image is null ? Problems.NotFound("image", imageId) : TypedResults.Ok(ToDto(image));
     }
 
-    public static async Task<Results<Ok<ResultDto>, ProblemHttpResult>> GetResultAsync(
-        Guid imageId, ClaimsPrincipal user, CellSegDbContext db, CancellationToken cancellationToken)
+    public static async Task<Results<NoContent, ProblemHttpResult>> DeleteImageAsync(
+        Guid imageId, ClaimsPrincipal user, CellSegDbContext db, SegmentationRequests requests, CancellationToken cancellationToken)
     {
         if (!await OwnedImages(db, user).AnyAsync(i => i.Id == imageId, cancellationToken))
         {
             return Problems.NotFound("image", imageId);
         }
 
-        var result = await db.SegmentationResults
-            .Where(r => r.ImageId == imageId)
-            .OrderByDescending(r => r.CreatedAt)
-            .FirstOrDefaultAsync(cancellationToken);
-        if (result is null)
+        // Cancelling first tells the workers to drop the image's task; the foreign keys then cascade tasks and results.
+        await requests.CancelAsync(user.Id(), tasks => tasks.Where(t => t.ImageId == imageId), cancellationToken);
+        await db.Images.Where(i => i.Id == imageId).ExecuteDeleteAsync(cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    public static async Task<Results<Ok<DeletedImages>, ProblemHttpResult>> DeleteImagesAsync(
+        Guid projectId, DeleteImagesRequest request, ClaimsPrincipal user, CellSegDbContext db, SegmentationRequests requests, CancellationToken cancellationToken)
+    {
+        var ownerId = user.Id();
+        if (!await db.Projects.AnyAsync(p => p.Id == projectId && p.OwnerId == ownerId, cancellationToken))
         {
-            return TypedResults.Problem(title: "No result yet", detail: $"Image {imageId} has not been segmented.", statusCode: StatusCodes.Status404NotFound);
+            return Problems.NotFound("project", projectId);
         }
 
-        using var objects = JsonDocument.Parse(result.Objects);
-        return TypedResults.Ok(new ResultDto(
-            result.ImageId, result.TaskId, result.Model, result.Device, result.Width, result.Height, result.ObjectCount,
-            objects.RootElement.Clone(), result.CreatedAt));
+        if (request.ImageIds is not { Count: > 0 and <= SegmentationApi.MaxImagesPerRequest } ids)
+        {
+            return Problems.BadRequest("Invalid image list", $"Send between 1 and {SegmentationApi.MaxImagesPerRequest} image ids.");
+        }
+
+        var distinct = ids.Distinct().ToList();
+        var found = await db.Images
+            .Where(i => i.ProjectId == projectId && distinct.Contains(i.Id))
+            .Select(i => i.Id)
+            .ToListAsync(cancellationToken);
+        if (found.Count > 0)
+        {
+            await requests.CancelAsync(ownerId, tasks => tasks.Where(t => found.Contains(t.ImageId)), cancellationToken);
+            await db.Images.Where(i => i.ProjectId == projectId && found.Contains(i.Id)).ExecuteDeleteAsync(cancellationToken);
+        }
+
+        var deleted = found.ToHashSet();
+        return TypedResults.Ok(new DeletedImages(found, [.. distinct.Where(id => !deleted.Contains(id))]));
+    }
+
+    public static async Task<Results<FileContentHttpResult, ProblemHttpResult>> GetThumbnailAsync(
+        Guid imageId,
+        ClaimsPrincipal user,
+        CellSegDbContext db,
+        IOptions<UploadOptions> uploadOptions,
+        CancellationToken cancellationToken,
+        int size = Thumbnail.DefaultSize)
+    {
+        if (size is < 1 or > Thumbnail.MaxSize)
+        {
+            return Problems.BadRequest("Invalid size", $"size is between 1 and {Thumbnail.MaxSize} pixels.");
+        }
+
+        var data = await OwnedImages(db, user)
+            .Where(i => i.Id == imageId)
+            .Select(i => i.Content!.Data)
+            .SingleOrDefaultAsync(cancellationToken);
+        if (data is null)
+        {
+            return Problems.NotFound("image", imageId);
+        }
+
+        try
+        {
+            var png = Thumbnail.Render(data, size, new ImageDecodeOptions { MaxPixels = uploadOptions.Value.MaxImagePixels });
+            return TypedResults.File(png, "image/png");
+        }
+        catch (ImageDecodeException ex)
+        {
+            return TypedResults.Problem(
+                title: "Undecodable image",
+                detail: $"Image {imageId} cannot be decoded: {ex.Reason}",
+                statusCode: StatusCodes.Status422UnprocessableEntity);
+        }
     }
 
     internal static IQueryable<Image> OwnedImages(CellSegDbContext db, ClaimsPrincipal user)
