@@ -26,6 +26,7 @@ public sealed partial class ModelBatcher : IAsyncDisposable
     private readonly long _bytesPerImage;
     private readonly int _imageLength;
     private long _sequence;
+    private long _imagesServed;
 
     public ModelBatcher(LoadedModel model, BatchingOptions options, InferenceTelemetry telemetry, TimeProvider time, ILogger logger)
     {
@@ -60,6 +61,9 @@ public sealed partial class ModelBatcher : IAsyncDisposable
     }
 
     public int MaxBatch => _maxBatch;
+
+    /// <summary>Images this instance has run through the model since it started.</summary>
+    public long ImagesServed => Interlocked.Read(ref _imagesServed);
 
     /// <summary>
     /// Queues one image (a CHW tensor of the model's input size; the array may be longer, e.g. pooled) and waits for
@@ -202,6 +206,7 @@ public sealed partial class ModelBatcher : IAsyncDisposable
         _model.Run(buffers.Input, buffers.Output, batch.Count);
         var inferenceMs = _time.GetElapsedTime(started).TotalMilliseconds;
         var plane = _model.OutputLength;
+        Interlocked.Add(ref _imagesServed, batch.Count);
 
         var model = new KeyValuePair<string, object?>("model", Model);
         _telemetry.BatchSize.Record(batch.Count, model);

@@ -62,6 +62,9 @@ public sealed partial class SegmentationTaskRunner(
 
             await FinishAsync(scope.ServiceProvider, db, attempts, acknowledge, stoppingToken);
             await consumer.AcknowledgeAsync(acknowledge, stoppingToken);
+            var segmentedCount = attempts.Count(a => a.Outcome == Outcome.Segmented);
+            var elapsedMs = time.GetElapsedTime(started).TotalMilliseconds;
+            LogBatchDone(logger, batch.Count, segmentedCount, elapsedMs);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
@@ -349,6 +352,9 @@ public sealed partial class SegmentationTaskRunner(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} failed: {Reason}")]
     private static partial void LogTaskFailed(ILogger logger, Guid taskId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Batch of {Count} task(s) done: {Segmented} segmented in {ElapsedMs:F0} ms")]
+    private static partial void LogBatchDone(ILogger logger, int count, int segmented, double elapsedMs);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A batch of {Count} task(s) could not be processed; its deliveries stay pending")]
     private static partial void LogBatchError(ILogger logger, Exception exception, int count);
