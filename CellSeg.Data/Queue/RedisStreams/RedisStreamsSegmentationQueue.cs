@@ -37,8 +37,6 @@ public sealed partial class RedisStreamsSegmentationQueue : ISegmentationQueue, 
             ?? $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}";
     }
 
-    public string ConsumerName => _consumerName;
-
     public async Task<string> EnqueueAsync(SegmentationWorkItem item, CancellationToken cancellationToken)
     {
         using var activity = MessagingTelemetry.Source.StartActivity($"{_options.StreamKey} publish", ActivityKind.Producer);

@@ -5,8 +5,7 @@ public sealed record LocalTopologyOptions(
     int Workers = 1,
     int InferenceInstances = 1,
     IReadOnlyList<string>? Models = null,
-    IReadOnlyDictionary<string, string>? WorkerSettings = null,
-    IReadOnlyDictionary<string, string>? InferenceSettings = null);
+    IReadOnlyDictionary<string, string>? WorkerSettings = null);
 
 /// <summary>
 /// The whole CellSeg topology as local processes: Postgres, Redis, Inference, Api and QueueWorker, wired with
@@ -42,7 +41,7 @@ public sealed class LocalTopology : IAsyncDisposable
             topology = new LocalTopology(postgres, redis);
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
 
-            var modelSettings = new Dictionary<string, string>(options.InferenceSettings ?? new Dictionary<string, string>());
+            var modelSettings = new Dictionary<string, string>();
             var models = options.Models ?? ["hrnet"];
             for (var i = 0; i < models.Count; i++)
             {

@@ -24,8 +24,6 @@ public sealed class RedisServerProcess : IAsyncDisposable
     /// <summary>The value of <c>ConnectionStrings__redis</c>, in the format the AppHost injects.</summary>
     public string ConnectionString => $"127.0.0.1:{Port},password={Password}";
 
-    public bool IsRunning => _process is { HasExited: false };
-
     public static async Task<RedisServerProcess> StartAsync(string directory, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(directory);

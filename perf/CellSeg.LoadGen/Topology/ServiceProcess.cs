@@ -20,8 +20,6 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public string Name { get; }
     public Uri Url { get; }
-    public int? ProcessId => _process?.Id;
-    public bool IsRunning => _process is { HasExited: false };
 
     /// <summary>Prepares <paramref name="project"/> (e.g. <c>CellSeg.Api</c>) to run on a free loopback port.</summary>
     public static ServiceProcess Create(string name, string project, IReadOnlyDictionary<string, string> environment, string logFolder)
