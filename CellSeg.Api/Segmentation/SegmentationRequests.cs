@@ -76,10 +76,8 @@ public sealed partial class SegmentationRequests(
         try
         {
             await dispatcher.DispatchAsync(queued, cancellationToken);
-            foreach (var task in queued)
-            {
-                await events.PublishAsync(ToEvent(task, "queued", now), cancellationToken);
-            }
+            // Pipelined: a batch of thousands must not wait for a round trip per event.
+            await Task.WhenAll(queued.Select(task => events.PublishAsync(ToEvent(task, "queued", now), cancellationToken)));
         }
         catch (StackExchange.Redis.RedisException ex)
         {
@@ -123,10 +121,7 @@ public sealed partial class SegmentationRequests(
         try
         {
             await events.PublishCancellationAsync(cancelledIds, cancellationToken);
-            foreach (var task in cancelled)
-            {
-                await events.PublishAsync(ToEvent(task, "cancelled", now), cancellationToken);
-            }
+            await Task.WhenAll(cancelled.Select(task => events.PublishAsync(ToEvent(task, "cancelled", now), cancellationToken)));
         }
         catch (StackExchange.Redis.RedisException ex)
         {
