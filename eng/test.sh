@@ -8,7 +8,8 @@ source eng/prerequisites.sh
 results=TestResults
 rm -rf "$results"
 status=0
-dotnet test CellSeg.Local.slnf -c Release --logger trx --results-directory "$results" "$@" || status=$?
+# One test assembly at a time: the functional and model tests each keep both cores busy.
+dotnet test CellSeg.Local.slnf -c Release -m:1 --logger trx --results-directory "$results" "$@" || status=$?
 
 passed=0
 failed=0

@@ -132,7 +132,16 @@ public sealed partial class SegmentationTaskRunner(
                     .SetProperty(t => t.StartedAt, now)
                     .SetProperty(t => t.Attempts, t => t.Attempts + 1),
                     cancellationToken);
-            await SetImageStatusAsync(db, imageIds, ImageStatus.Processing, cancellationToken);
+            // Only images whose task is processing now: a duplicate delivery of a task another delivery has just
+            // completed must not turn its segmented image back to processing.
+            await db.Images
+                .Where(i => imageIds.Contains(i.Id)
+                    && db.SegmentationTasks.Any(t => t.ImageId == i.Id && runIds.Contains(t.Id) && t.Status == SegmentationTaskStatus.Processing))
+                .ExecuteUpdateAsync(set => set
+                    .SetProperty(i => i.Status, ImageStatus.Processing)
+                    .SetProperty(i => i.Error, (string?)null)
+                    .SetProperty(i => i.UpdatedAt, now),
+                    cancellationToken);
             await PublishAsync(runnable.Select(d => Event(d.Item, "processing")), cancellationToken);
         }
 

@@ -192,8 +192,17 @@ public sealed partial class RedisStreamsSegmentationQueue : ISegmentationQueue, 
     {
         var db = _redis.GetDatabase();
         await EnsureGroupAsync(db);
-        var group = (await db.StreamGroupInfoAsync(_streamKey)).FirstOrDefault(g => g.Name == _options.ConsumerGroup);
-        return new QueueBacklog(group.Lag ?? 0, group.PendingMessageCount);
+        try
+        {
+            var group = (await db.StreamGroupInfoAsync(_streamKey)).FirstOrDefault(g => g.Name == _options.ConsumerGroup);
+            return new QueueBacklog(group.Lag ?? 0, group.PendingMessageCount);
+        }
+        catch (RedisServerException ex) when (ex.Message.Contains("no such key", StringComparison.OrdinalIgnoreCase))
+        {
+            // The stream is gone (Redis flushed): nothing waits, and the group is created again on the next read.
+            _groupReady = false;
+            return new QueueBacklog(0, 0);
+        }
     }
 
     public async Task DeadLetterAsync(SegmentationDelivery delivery, string reason, CancellationToken cancellationToken)
