@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Reproduce all three models (sequentially, ~10-13 min each on 2 CPU cores),
-# then evaluate them on the held-out set and regenerate the demo / test images.
+# Reproduce all three models (seed 1) sequentially, evaluate them on the held-out set,
+# time them and regenerate the demo / test images.  These are the exact commands that
+# produced the committed models (see models/*/model.json -> training.command).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-/usr/bin/python3}
-SEED=${SEED:-1}
 $PY training/make_heldout.py
+$PY training/train.py --model hrnet --seed 1
+$PY training/train.py --model cbam_resunet --seed 1 --minutes 30
+$PY training/train.py --model unet_spherohq --seed 1 --minutes 42
+$PY training/train.py --model unet_spherohq --seed 1 --minutes 21 --stage2 --steps-a 1300 --steps-b 0 --lr 0.001
 for m in hrnet cbam_resunet unet_spherohq; do
-  $PY training/train.py --model "$m" --seed "$SEED" --out models
-  $PY training/evaluate.py --model "$m" --seed "$SEED"
+  $PY training/evaluate.py --model "$m"
 done
+$PY training/benchmark.py --update
 $PY training/make_assets.py --check hrnet
