@@ -63,7 +63,7 @@ public static class ImagesApi
         CancellationToken cancellationToken)
     {
         var ownerId = user.Id();
-        if (!await db.Projects.AnyAsync(p => p.Id == projectId && p.OwnerId == ownerId, cancellationToken))
+        if (!await db.OwnsProjectAsync(ownerId, projectId, cancellationToken))
         {
             return Problems.NotFound("project", projectId);
         }
@@ -171,7 +171,7 @@ public static class ImagesApi
         }
 
         var ownerId = user.Id();
-        if (!await db.Projects.AnyAsync(p => p.Id == projectId && p.OwnerId == ownerId, cancellationToken))
+        if (!await db.OwnsProjectAsync(ownerId, projectId, cancellationToken))
         {
             return Problems.NotFound("project", projectId);
         }
@@ -215,7 +215,7 @@ public static class ImagesApi
         Guid projectId, DeleteImagesRequest request, ClaimsPrincipal user, CellSegDbContext db, SegmentationRequests requests, CancellationToken cancellationToken)
     {
         var ownerId = user.Id();
-        if (!await db.Projects.AnyAsync(p => p.Id == projectId && p.OwnerId == ownerId, cancellationToken))
+        if (!await db.OwnsProjectAsync(ownerId, projectId, cancellationToken))
         {
             return Problems.NotFound("project", projectId);
         }

@@ -146,7 +146,7 @@ public static class ProjectsApi
         Guid projectId, ClaimsPrincipal user, CellSegDbContext db, SegmentationRequests requests, CancellationToken cancellationToken)
     {
         var ownerId = user.Id();
-        if (!await db.Projects.AnyAsync(p => p.Id == projectId && p.OwnerId == ownerId, cancellationToken))
+        if (!await db.OwnsProjectAsync(ownerId, projectId, cancellationToken))
         {
             return Problems.NotFound("project", projectId);
         }

@@ -103,7 +103,7 @@ public static class SegmentationApi
             return InvalidParameters(request.Model, options.Value);
         }
 
-        if (!await db.Projects.AnyAsync(p => p.Id == projectId && p.OwnerId == ownerId, cancellationToken))
+        if (!await db.OwnsProjectAsync(ownerId, projectId, cancellationToken))
         {
             return Problems.NotFound("project", projectId);
         }
