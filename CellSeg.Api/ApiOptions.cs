@@ -24,7 +24,7 @@ public sealed class SegmentationOptions
     [Required]
     public string DefaultModel { get; set; } = "hrnet";
 
-    /// <summary>Model names a request may ask for.</summary>
+    /// <summary>Model names a request may ask for (from configuration only: a default here would be appended to).</summary>
     [MinLength(1)]
-    public List<string> Models { get; set; } = ["hrnet"];
+    public List<string> Models { get; set; } = [];
 }

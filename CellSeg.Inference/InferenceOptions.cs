@@ -10,9 +10,12 @@ public sealed class InferenceOptions
     [Required]
     public string ModelsPath { get; set; } = "models";
 
-    /// <summary>The models this instance serves; it is ready once all of them are loaded.</summary>
+    /// <summary>
+    /// The models this instance serves (from configuration only: a default here would be appended to); it is ready
+    /// once all of them are loaded.
+    /// </summary>
     [MinLength(1)]
-    public List<string> Models { get; set; } = ["hrnet"];
+    public List<string> Models { get; set; } = [];
 
     /// <summary><c>cpu</c>, or <c>cuda</c> to request the CUDA execution provider (falls back to CPU).</summary>
     [RegularExpression("^(cpu|cuda)$")]
@@ -26,6 +29,13 @@ public sealed class InferenceOptions
     /// </summary>
     [Range(0, 256)]
     public int IntraOpThreads { get; set; }
+
+    /// <summary>
+    /// On a CPU with fewer intra-op threads per session than cores, also keep a second session that uses every core,
+    /// for an image that arrives while the model is otherwise idle: a lone request then takes one call's latency on
+    /// all cores instead of running on one core.
+    /// </summary>
+    public bool LatencySession { get; set; } = true;
 
     [Range(1, long.MaxValue)]
     public long MaxImageBytes { get; set; } = 50L * 1024 * 1024;

@@ -22,6 +22,7 @@ public sealed class InferenceTelemetry : IDisposable
         Requests = _meter.CreateCounter<long>("cellseg.inference.requests", "{request}", "Segmentation requests received");
         QueueWait = _meter.CreateHistogram<double>("cellseg.inference.queue_wait", "ms", "Time an image waited for its batch");
         BatchSplits = _meter.CreateCounter<long>("cellseg.inference.batch_splits", "{split}", "Batches split in halves, by reason (budget, out_of_memory)");
+        AloneRuns = _meter.CreateCounter<long>("cellseg.inference.alone_runs", "{batch}", "Lone images run on the every-core session");
     }
 
     /// <summary>Reports the images waiting per model, read when metrics are collected.</summary>
@@ -35,6 +36,7 @@ public sealed class InferenceTelemetry : IDisposable
     public Counter<long> Requests { get; }
     public Histogram<double> QueueWait { get; }
     public Counter<long> BatchSplits { get; }
+    public Counter<long> AloneRuns { get; }
 
     public void Dispose() => _meter.Dispose();
 }

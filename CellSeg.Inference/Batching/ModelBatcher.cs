@@ -27,6 +27,7 @@ public sealed partial class ModelBatcher : IAsyncDisposable
     private readonly int _imageLength;
     private long _sequence;
     private long _imagesServed;
+    private int _busyExecutors;
 
     public ModelBatcher(LoadedModel model, BatchingOptions options, InferenceTelemetry telemetry, TimeProvider time, ILogger logger)
     {
@@ -64,6 +65,7 @@ public sealed partial class ModelBatcher : IAsyncDisposable
 
     /// <summary>Images this instance has run through the model since it started.</summary>
     public long ImagesServed => Interlocked.Read(ref _imagesServed);
+
 
     /// <summary>
     /// Queues one image (a CHW tensor of the model's input size; the array may be longer, e.g. pooled) and waits for
@@ -138,7 +140,15 @@ public sealed partial class ModelBatcher : IAsyncDisposable
 
             if (batch.Count > 0)
             {
-                RunWithinBudget(batch, buffers);
+                Interlocked.Increment(ref _busyExecutors);
+                try
+                {
+                    RunWithinBudget(batch, buffers);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _busyExecutors);
+                }
             }
         }
     }
@@ -203,7 +213,15 @@ public sealed partial class ModelBatcher : IAsyncDisposable
             batch[i].Input.AsSpan(0, _imageLength).CopyTo(buffers.Input.AsSpan(i * _imageLength));
         }
 
-        _model.Run(buffers.Input, buffers.Output, batch.Count);
+        // One image, no other batch running and none waiting: it may have every core.
+        var alone = batch.Count == 1 && _model.HasLatencySession && Volatile.Read(ref _busyExecutors) == 1 && QueueDepth == 0;
+        if (alone)
+        {
+            _telemetry.AloneRuns.Add(1, new KeyValuePair<string, object?>("model", Model));
+        }
+
+        activity?.SetTag("cellseg.alone", alone);
+        _model.Run(buffers.Input, buffers.Output, batch.Count, alone);
         var inferenceMs = _time.GetElapsedTime(started).TotalMilliseconds;
         var plane = _model.OutputLength;
         Interlocked.Add(ref _imagesServed, batch.Count);

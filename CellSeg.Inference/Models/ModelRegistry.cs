@@ -56,12 +56,24 @@ public sealed partial class ModelRegistry : IAsyncDisposable
 
     private ModelEntry Load(string name, string folder)
     {
+        if (string.Equals(name, LoadedModel.NoOpName, StringComparison.OrdinalIgnoreCase))
+        {
+            var noOp = LoadedModel.NoOp();
+            LogLoaded(_logger, name, noOp.Descriptor.Version, noOp.Device);
+            return new ModelEntry(name, ModelState.Ready)
+            {
+                Model = noOp,
+                Batcher = new ModelBatcher(noOp, _batching.Value, _telemetry, _time, _logger),
+            };
+        }
+
         try
         {
             var descriptor = ModelDescriptor.Read(Path.Combine(folder, "model.json"));
-            var (session, device) = CreateSession(Path.Combine(folder, "model.onnx"));
+            var modelPath = Path.Combine(folder, "model.onnx");
+            var (session, device) = CreateSession(modelPath);
             LogLoaded(_logger, name, descriptor.Version, device);
-            var model = new LoadedModel(descriptor, session, device);
+            var model = new LoadedModel(descriptor, session, device, CreateLatencySession(modelPath, device));
             return new ModelEntry(name, ModelState.Ready)
             {
                 Model = model,
@@ -94,6 +106,27 @@ public sealed partial class ModelRegistry : IAsyncDisposable
 
         using var cpuOptions = CreateSessionOptions(cpu: true);
         return (new InferenceSession(modelPath, cpuOptions), "cpu");
+    }
+
+    /// <summary>A session on every core for lone requests, where the main session runs on fewer threads.</summary>
+    private InferenceSession? CreateLatencySession(string modelPath, string device)
+    {
+        var settings = _options.Value;
+        var cores = Environment.ProcessorCount;
+        if (device != "cpu" || !settings.LatencySession || cores < 2 || Math.Max(1, settings.IntraOpThreads) >= cores)
+        {
+            return null;
+        }
+
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = cores,
+        };
+        // Its threads must not spin after a call and steal the cores from the batches that follow.
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        return new InferenceSession(modelPath, options);
     }
 
     private SessionOptions CreateSessionOptions(bool cpu)

@@ -59,9 +59,15 @@ public sealed class CellSegApiClient(HttpClient http)
     public sealed record BatchDto(Guid BatchId, IReadOnlyList<TaskDto> Queued);
 
     /// <summary>Queues many images of a project as one batch.</summary>
-    public async Task<BatchDto> RequestBatchSegmentationAsync(Guid projectId, IReadOnlyList<Guid> imageIds, string? model, CancellationToken cancellationToken)
+    public async Task<BatchDto> RequestBatchSegmentationAsync(
+        Guid projectId, IReadOnlyList<Guid> imageIds, string? model, CancellationToken cancellationToken) =>
+        await RequestBatchSegmentationAsync(projectId, imageIds, model, force: false, cancellationToken);
+
+    /// <summary>Queues many images of a project as one batch; <paramref name="force"/> queues segmented ones again.</summary>
+    public async Task<BatchDto> RequestBatchSegmentationAsync(
+        Guid projectId, IReadOnlyList<Guid> imageIds, string? model, bool force, CancellationToken cancellationToken)
     {
-        using var response = await http.PostAsJsonAsync($"/api/projects/{projectId}/segmentation", new { imageIds, model }, cancellationToken);
+        using var response = await http.PostAsJsonAsync($"/api/projects/{projectId}/segmentation", new { imageIds, model, force }, cancellationToken);
         return await ReadAsync<BatchDto>(response, cancellationToken);
     }
 

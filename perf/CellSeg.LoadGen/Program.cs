@@ -45,6 +45,14 @@ try
                 Folder: options.Text("folder", Path.Combine(RepositoryLayout.Root, ".local", command)),
                 TimeoutSeconds: options.Number("timeout", 600)),
             cancellation.Token),
+        "orchestration" => await OrchestrationScenario.RunAsync(
+            new OrchestrationScenario.Options(
+                Clients: options.Number("clients", 100),
+                ImagesPerClient: options.Number("images-per-client", 100),
+                Workers: options.Number("workers", 1),
+                Folder: options.Text("folder", Path.Combine(RepositoryLayout.Root, ".local", "orchestration")),
+                TimeoutSeconds: options.Number("timeout", 600)),
+            cancellation.Token),
         "quality" => await QualityScenario.RunAsync(QualityScenario.Options.From(options), cancellation.Token),
         _ => Usage(),
     };
@@ -68,6 +76,9 @@ static int Usage()
                   --model hrnet  --threshold 0.5 (default: model.json)  --write (models/<name>/quality.json)  --models DIR  --heldout DIR  --threads N
           e2e     users segmenting at once through the whole topology
                   --users 8  --images-per-user 50  --model hrnet  --api URL
+          orchestration  the queue alone (Inference serves the no-op model): clients submitting one image per request,
+                  then a backlog of every image at once; throughput, submission latency, resident memory
+                  --clients 100  --images-per-client 100  --workers 1
           fairness  one user with 1,000 images and seven with 10 each, against the seven alone
                   --model hrnet  --api URL
         """);

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using CellSeg.LoadGen.Topology;
 
 namespace CellSeg.Inference.Tests;
@@ -102,6 +103,75 @@ public sealed class BatchingTests
         Assert.Equal(8, hrnet.GetProperty("maxBatch").GetInt32());
     }
 
+    [Fact]
+    public async Task LoneRequestsRunOnEveryCoreWithTheSameAnswerAsBatchedOnes()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var factory = new InferenceFactory(new Dictionary<string, string?> { ["Inference:Batching:MaxQueueDelayMs"] = "0" });
+        using var client = await factory.CreateReadyClientAsync(ct);
+        using var alone = new InstrumentTotal("CellSeg.Inference", "cellseg.inference.alone_runs", factory.Services.GetRequiredService<IMeterFactory>());
+
+        var lone = new List<JsonElement>();
+        for (var i = 0; i < 3; i++)
+        {
+            var answer = await SegmentAsync(client, ct);
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            lone.Add(answer.Body);
+        }
+
+        var loneRuns = alone.Value;
+        var burst = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => SegmentAsync(client, ct)));
+
+        // A machine with one core has no every-core session to use; with more, each lone request used it.
+        Assert.Equal(Environment.ProcessorCount > 1 ? 3 : 0, loneRuns);
+        Assert.Contains(burst, a => a.Body.GetProperty("batchSize").GetInt32() > 1);
+        var batchedArea = Area(burst.First(a => a.Body.GetProperty("batchSize").GetInt32() > 1).Body);
+        // Thread counts change the float summation order, not the mask: at most a pixel or two may differ.
+        Assert.All(lone, body => Assert.InRange(Area(body), batchedArea * 0.999, batchedArea * 1.001));
+    }
+
+    [Fact]
+    public async Task WithoutTheLatencySessionNothingRunsAlone()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var factory = new InferenceFactory(new Dictionary<string, string?> { ["Inference:LatencySession"] = "false" });
+        using var client = await factory.CreateReadyClientAsync(ct);
+        using var alone = new InstrumentTotal("CellSeg.Inference", "cellseg.inference.alone_runs", factory.Services.GetRequiredService<IMeterFactory>());
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await SegmentAsync(client, ct)).Status);
+        }
+
+        Assert.Equal(0, alone.Value);
+    }
+
+    [Fact]
+    public async Task NoOpModelAnswersOneCentredDiscWithoutANetwork()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var factory = new InferenceFactory(new Dictionary<string, string?> { ["Inference:Models:0"] = "noop" });
+        using var client = await factory.CreateReadyClientAsync(ct);
+
+        var models = await client.GetFromJsonAsync<JsonElement>("/v1/models", ct);
+        using var content = new ByteArrayContent(s_spheroid);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var response = await client.PostAsync("/v1/segment?model=noop", content, ct);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+
+        var noop = Assert.Single(models.EnumerateArray());
+        Assert.Equal(("noop", "ready", "none"), (noop.GetProperty("name").GetString(), noop.GetProperty("state").GetString(), noop.GetProperty("device").GetString()));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, body.GetProperty("objectCount").GetInt32());
+        // A disc of radius a quarter of the side, scaled back to the 512 × 512 image: π · 128² ≈ 51,472 px².
+        Assert.InRange(Area(body), 51_472 * 0.95, 51_472 * 1.05);
+    }
+
+    private static double Area(JsonElement answer) =>
+        answer.GetProperty("objects").EnumerateArray()
+            .Where(o => o.GetProperty("kind").GetString() == "external")
+            .Sum(o => o.GetProperty("metrics").GetProperty("area").GetDouble());
+
     private static async Task<(HttpStatusCode Status, JsonElement Body)> SegmentAsync(HttpClient client, CancellationToken ct)
     {
         using var content = new ByteArrayContent(s_spheroid);
@@ -116,11 +186,12 @@ public sealed class BatchingTests
         private readonly MeterListener _listener = new();
         private long _value;
 
-        public InstrumentTotal(string meter, string instrument)
+        /// <param name="scope">Only the meters of this factory (one service instance), where tests run side by side.</param>
+        public InstrumentTotal(string meter, string instrument, IMeterFactory? scope = null)
         {
             _listener.InstrumentPublished = (candidate, listener) =>
             {
-                if (candidate.Meter.Name == meter && candidate.Name == instrument)
+                if (candidate.Meter.Name == meter && candidate.Name == instrument && (scope is null || ReferenceEquals(candidate.Meter.Scope, scope)))
                 {
                     listener.EnableMeasurementEvents(candidate);
                 }

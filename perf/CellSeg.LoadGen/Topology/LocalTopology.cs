@@ -61,8 +61,14 @@ public sealed class LocalTopology : IAsyncDisposable
                 ["ConnectionStrings__redis"] = redis.ConnectionString,
             };
 
-            // The Api applies the migrations; the workers wait for them.
-            topology.Add(ServiceProcess.Create("api", "CellSeg.Api", data, logs));
+            // The Api applies the migrations; the workers wait for them. It accepts the models Inference serves.
+            var apiSettings = new Dictionary<string, string>(data) { ["Segmentation__DefaultModel"] = models[0] };
+            for (var i = 0; i < models.Count; i++)
+            {
+                apiSettings[$"Segmentation__Models__{i}"] = models[i];
+            }
+
+            topology.Add(ServiceProcess.Create("api", "CellSeg.Api", apiSettings, logs));
             await StartAllAsync([topology.Api], http, log, cancellationToken);
 
             var workerSettings = new Dictionary<string, string>(data);

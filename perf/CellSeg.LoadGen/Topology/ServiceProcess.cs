@@ -21,6 +21,9 @@ public sealed class ServiceProcess : IAsyncDisposable
     public string Name { get; }
     public Uri Url { get; }
 
+    /// <summary>The running process's id; null before it starts and after it ends.</summary>
+    public int? ProcessId => _process is { HasExited: false } process ? process.Id : null;
+
     /// <summary>Prepares <paramref name="project"/> (e.g. <c>CellSeg.Api</c>) to run on a free loopback port.</summary>
     public static ServiceProcess Create(string name, string project, IReadOnlyDictionary<string, string> environment, string logFolder)
     {
@@ -40,8 +43,8 @@ public sealed class ServiceProcess : IAsyncDisposable
         };
         startInfo.ArgumentList.Add(assembly);
         startInfo.Environment["ASPNETCORE_URLS"] = url.ToString();
-        startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
-        startInfo.Environment["DOTNET_ENVIRONMENT"] = "Development";
+        startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        startInfo.Environment["DOTNET_ENVIRONMENT"] = "Production";
         startInfo.Environment["Logging__Console__FormatterName"] = "simple";
         foreach (var (key, value) in environment)
         {
