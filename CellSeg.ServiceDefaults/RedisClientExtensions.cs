@@ -29,6 +29,9 @@ public static class RedisClientExtensions
             options.AbortOnConnectFail = false;
             options.ConnectRetry = Math.Max(options.ConnectRetry, 3);
             options.ClientName ??= sp.GetRequiredService<IHostEnvironment>().ApplicationName;
+            // The services never block the thread pool, so Redis I/O runs on it rather than on the library's own
+            // dedicated threads, which spin on a two-core machine.
+            options.SocketManager ??= SocketManager.ThreadPool;
             return ConnectionMultiplexer.Connect(options);
         });
 
