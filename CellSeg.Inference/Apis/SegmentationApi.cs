@@ -61,16 +61,21 @@ public static class SegmentationApi
         bool detectHoles = true,
         int priority = 0)
     {
+        PooledBytes? image = null;
         try
         {
-            var image = await ReadImageAsync(request, options.Value.MaxImageBytes, cancellationToken);
+            image = await ReadImageAsync(request, options.Value.MaxImageBytes, cancellationToken);
             var parameters = new SegmentParameters(model ?? options.Value.Models[0], threshold, detectHoles, priority);
-            return TypedResults.Ok(await pipeline.SegmentAsync(image, parameters, cancellationToken));
+            return TypedResults.Ok(await pipeline.SegmentAsync(image.Memory, parameters, cancellationToken));
         }
         catch (SegmentationFailedException failure)
         {
             pipeline.CountFailure(failure.Kind);
             return TypedResults.Problem(ToProblem(failure));
+        }
+        finally
+        {
+            image?.Dispose();
         }
     }
 
@@ -107,21 +112,26 @@ public static class SegmentationApi
         var parameters = new SegmentParameters(model ?? options.Value.Models[0], threshold, detectHoles, priority);
         var items = await Task.WhenAll(form.Files.Select(async file =>
         {
+            PooledBytes? bytes = null;
             try
             {
-                var bytes = await ReadFileAsync(file, options.Value.MaxImageBytes, cancellationToken);
-                return new BatchItem(file.FileName, await pipeline.SegmentAsync(bytes, parameters, cancellationToken), null);
+                bytes = await ReadFileAsync(file, options.Value.MaxImageBytes, cancellationToken);
+                return new BatchItem(file.FileName, await pipeline.SegmentAsync(bytes.Memory, parameters, cancellationToken), null);
             }
             catch (SegmentationFailedException failure)
             {
                 pipeline.CountFailure(failure.Kind);
                 return new BatchItem(file.FileName, null, ToProblem(failure));
             }
+            finally
+            {
+                bytes?.Dispose();
+            }
         }));
         return TypedResults.Ok(items);
     }
 
-    private static async Task<byte[]> ReadImageAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    private static async Task<PooledBytes> ReadImageAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
         if (IsMultipartForm(request))
         {
@@ -136,9 +146,7 @@ public static class SegmentationApi
             throw TooLarge(maxBytes);
         }
 
-        using var body = new MemoryStream(request.ContentLength is > 0 and var length ? (int)length : 64 * 1024);
-        await request.Body.CopyToAsync(body, cancellationToken);
-        return body.Length <= maxBytes ? body.ToArray() : throw TooLarge(maxBytes);
+        return await PooledBytes.ReadAsync(request.Body, request.ContentLength, maxBytes, cancellationToken) ?? throw TooLarge(maxBytes);
     }
 
     /// <summary>Only multipart/form-data can carry files; any other body, url-encoded included, is the image itself.</summary>
@@ -158,16 +166,15 @@ public static class SegmentationApi
         }
     }
 
-    private static async Task<byte[]> ReadFileAsync(IFormFile file, long maxBytes, CancellationToken cancellationToken)
+    private static async Task<PooledBytes> ReadFileAsync(IFormFile file, long maxBytes, CancellationToken cancellationToken)
     {
         if (file.Length > maxBytes)
         {
             throw TooLarge(maxBytes);
         }
 
-        using var buffer = new MemoryStream((int)file.Length);
-        await file.CopyToAsync(buffer, cancellationToken);
-        return buffer.ToArray();
+        await using var stream = file.OpenReadStream();
+        return await PooledBytes.ReadAsync(stream, file.Length, maxBytes, cancellationToken) ?? throw TooLarge(maxBytes);
     }
 
     private static SegmentationFailedException TooLarge(long maxBytes) =>

@@ -20,7 +20,7 @@ public sealed class SegmentationPipeline(
     IOptions<BatchingOptions> batching,
     TimeProvider timeProvider)
 {
-    public async Task<SegmentResponse> SegmentAsync(byte[] image, SegmentParameters parameters, CancellationToken cancellationToken)
+    public async Task<SegmentResponse> SegmentAsync(ReadOnlyMemory<byte> image, SegmentParameters parameters, CancellationToken cancellationToken)
     {
         using var activity = InferenceTelemetry.Source.StartActivity("segmentation.run");
         activity?.SetTag("cellseg.model", parameters.Model);
@@ -39,9 +39,15 @@ public sealed class SegmentationPipeline(
 
         telemetry.Requests.Add(1, new KeyValuePair<string, object?>("model", descriptor.Name));
         var started = timeProvider.GetTimestamp();
-        var decoded = Decode(image);
-        var input = ArrayPool<float>.Shared.Rent(entry.Model.InputLength);
-        InputTensorWriter.WriteChw(decoded, descriptor.InputWidth, descriptor.InputHeight, descriptor.Mean, descriptor.Std, input);
+        int width, height;
+        float[] input;
+        using (var decoded = Decode(image.Span))
+        {
+            input = ArrayPool<float>.Shared.Rent(entry.Model.InputLength);
+            (width, height) = (decoded.Width, decoded.Height);
+            InputTensorWriter.WriteChw(decoded, descriptor.InputWidth, descriptor.InputHeight, descriptor.Mean, descriptor.Std, input);
+        }
+
         var preprocessMs = timeProvider.GetElapsedTime(started).TotalMilliseconds;
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -72,7 +78,7 @@ public sealed class SegmentationPipeline(
         try
         {
             objects = ObjectExtractor.Extract(
-                batch.Probabilities, descriptor.InputWidth, descriptor.InputHeight, decoded.Width, decoded.Height,
+                batch.Probabilities, descriptor.InputWidth, descriptor.InputHeight, width, height,
                 new PostProcessingOptions { Threshold = threshold, DetectHoles = parameters.DetectHoles });
         }
         finally
@@ -88,8 +94,8 @@ public sealed class SegmentationPipeline(
         return new SegmentResponse(
             descriptor.Name,
             entry.Model.Device,
-            decoded.Width,
-            decoded.Height,
+            width,
+            height,
             batch.BatchSize,
             ObjectCount: objects.Count(o => o.Kind == ObjectKind.External),
             objects,
@@ -99,7 +105,7 @@ public sealed class SegmentationPipeline(
     public void CountFailure(SegmentationFailureKind kind) =>
         telemetry.Failures.Add(1, new KeyValuePair<string, object?>("reason", kind.ToString()));
 
-    private DecodedImage Decode(byte[] bytes)
+    private DecodedImage Decode(ReadOnlySpan<byte> bytes)
     {
         var settings = options.Value;
         try

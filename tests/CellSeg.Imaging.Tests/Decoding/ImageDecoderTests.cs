@@ -20,6 +20,18 @@ public sealed class ImageDecoderTests
     }
 
     [Fact]
+    public void DecodedImageGivesItsPooledSamplesBackAndCannotBeReadAfterwards()
+    {
+        var image = ImageDecoder.Decode(TestImageFiles.EncodeWithSkia(13, 7, grey: true, SKEncodedImageFormat.Png));
+        Assert.Equal(13 * 7 * 3, image.Rgb.Length);
+
+        image.Dispose();
+        image.Dispose();
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => image.Rgb.Length);
+    }
+
+    [Fact]
     public void RgbPngDecodesWithChannelsInOrder()
     {
         var image = ImageDecoder.Decode(TestImageFiles.EncodeWithSkia(11, 9, grey: false, SKEncodedImageFormat.Png));
