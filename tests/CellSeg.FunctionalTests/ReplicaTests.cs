@@ -1,5 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 using CellSeg.LoadGen;
 using CellSeg.LoadGen.Topology;
@@ -49,7 +47,7 @@ public sealed partial class ReplicaTests : IAsyncLifetime
 
         await WhenSegmentedAsync(client, project.Id, ImageCount / 3, TimeSpan.FromSeconds(120));
         var (victim, survivor) = (_topology.Inference[0], _topology.Inference[1]);
-        var servedBeforeKill = (Victim: await ImagesServedAsync(victim.Url, ct), Survivor: await ImagesServedAsync(survivor.Url, ct));
+        var servedBeforeKill = (Victim: await LocalTopology.ImagesServedAsync(victim, ct), Survivor: await LocalTopology.ImagesServedAsync(survivor, ct));
         await victim.KillAsync();
         var segmentedAtKill = (await client.ListImagesAsync(project.Id, ct)).Count(i => i.Status == "segmented");
 
@@ -75,7 +73,7 @@ public sealed partial class ReplicaTests : IAsyncLifetime
         Assert.InRange(segmentedAtKill, ImageCount / 3, ImageCount - 1);
         Assert.True(servedBeforeKill.Victim > 0, "The killed Inference instance served nothing while both ran.");
         Assert.True(servedBeforeKill.Survivor > 0, "The surviving Inference instance served nothing while both ran.");
-        Assert.True(await ImagesServedAsync(survivor.Url, ct) > servedBeforeKill.Survivor, "The survivor served nothing after the kill.");
+        Assert.True(await LocalTopology.ImagesServedAsync(survivor, ct) > servedBeforeKill.Survivor, "The survivor served nothing after the kill.");
 
         // Both workers took deliveries from the one consumer group and segmented images.
         var segmentedByWorker = new List<int>();
@@ -100,13 +98,6 @@ public sealed partial class ReplicaTests : IAsyncLifetime
             async () => (await client.ListImagesAsync(projectId, TestContext.Current.CancellationToken)).Count(i => i.Status == "segmented") >= count,
             timeout,
             $"{count} images to be segmented");
-
-    private static async Task<long> ImagesServedAsync(Uri inference, CancellationToken ct)
-    {
-        using var http = new HttpClient { BaseAddress = inference, Timeout = TimeSpan.FromSeconds(10) };
-        var models = await http.GetFromJsonAsync<JsonElement>("/v1/models", ct);
-        return models.EnumerateArray().Sum(m => m.GetProperty("imagesServed").GetInt64());
-    }
 
     private static async Task<long> ScalarAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
     {

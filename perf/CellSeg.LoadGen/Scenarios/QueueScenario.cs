@@ -14,7 +14,8 @@ namespace CellSeg.LoadGen.Scenarios;
 /// </summary>
 public static class QueueScenario
 {
-    public sealed record Options(string Kind, int Users, int ImagesPerUser, string Model, Uri? Api, string Folder, int TimeoutSeconds);
+    public sealed record Options(
+        string Kind, int Users, int ImagesPerUser, string Model, Uri? Api, string Folder, int TimeoutSeconds, int Workers = 1, int InferenceInstances = 1);
 
     private sealed record UserRun(string User, DateTimeOffset Requested, IReadOnlyList<DateTimeOffset> Completions, int Images, int Failed);
 
@@ -30,7 +31,10 @@ public static class QueueScenario
         var api = options.Api;
         if (api is null)
         {
-            topology = await LocalTopology.StartAsync(new LocalTopologyOptions(options.Folder, Models: [options.Model]), Console.Out, cancellationToken);
+            topology = await LocalTopology.StartAsync(
+                new LocalTopologyOptions(options.Folder, options.Workers, options.InferenceInstances, Models: [options.Model]),
+                Console.Out,
+                cancellationToken);
             api = topology.Api.Url;
         }
 
@@ -59,7 +63,8 @@ public static class QueueScenario
             }
 
             var (lost, duplicates) = topology is null ? ((long?)null, (long?)null) : await CountLostAndDuplicatesAsync(topology, cancellationToken);
-            Report(options, users, rawBest, smallRatio, lost ?? users.Sum(u => u.Images - u.Completions.Count), duplicates);
+            var served = topology is null ? null : await topology.ImagesServedAsync(cancellationToken);
+            Report(options, users, rawBest, smallRatio, lost ?? users.Sum(u => u.Images - u.Completions.Count), duplicates, served);
             return 0;
         }
         finally
@@ -128,7 +133,8 @@ public static class QueueScenario
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
-    private static void Report(Options options, List<UserRun> users, RawMeasurement raw, double? smallRatio, long lost, long? duplicates)
+    private static void Report(
+        Options options, List<UserRun> users, RawMeasurement raw, double? smallRatio, long lost, long? duplicates, IReadOnlyList<long>? served)
     {
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine();
@@ -155,13 +161,23 @@ public static class QueueScenario
 
         Console.WriteLine();
         Console.WriteLine(string.Create(c, $"{options.Kind}: {done} images in {(end - start).TotalSeconds:F1} s = {imagesPerSecond:F1} img/s ({imagesPerSecond / raw.ImagesPerSecond:F2} x raw)"));
+        if (served is not null)
+        {
+            Console.WriteLine(string.Create(c,
+                $"{options.Workers} worker(s), {options.InferenceInstances} Inference instance(s): {imagesPerSecond / options.InferenceInstances:F1} img/s per instance; served {string.Join(", ", served)}"));
+        }
+
         Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["scenario"] = options.Kind,
             ["model"] = options.Model,
             ["users"] = users.Count,
+            ["workers"] = options.Api is null ? options.Workers : null,
+            ["inference"] = options.Api is null ? options.InferenceInstances : null,
+            ["served_by_inference"] = served,
             ["images"] = users.Sum(u => u.Images),
             ["images_s"] = Math.Round(imagesPerSecond, 2),
+            ["images_s_per_inference"] = options.Api is null ? Math.Round(imagesPerSecond / options.InferenceInstances, 2) : null,
             ["raw_img_s"] = Math.Round(raw.ImagesPerSecond, 2),
             ["p50_ms"] = Math.Round(Percentile(latencies, 0.50), 1),
             ["p95_ms"] = Math.Round(Percentile(latencies, 0.95), 1),
