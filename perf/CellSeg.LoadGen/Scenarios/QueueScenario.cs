@@ -17,7 +17,8 @@ public static class QueueScenario
     public sealed record Options(
         string Kind, int Users, int ImagesPerUser, string Model, Uri? Api, string Folder, int TimeoutSeconds, int Workers = 1, int InferenceInstances = 1);
 
-    private sealed record UserRun(string User, DateTimeOffset Requested, IReadOnlyList<DateTimeOffset> Completions, int Images, int Failed);
+    /// <param name="SubmitMs">How long the Api took to accept the user's segmentation request (one batch).</param>
+    private sealed record UserRun(string User, DateTimeOffset Requested, double SubmitMs, IReadOnlyList<DateTimeOffset> Completions, int Images, int Failed);
 
     public static async Task<int> RunAsync(Options options, CancellationToken cancellationToken)
     {
@@ -95,7 +96,9 @@ public static class QueueScenario
         {
             await Task.Delay(p.user.Delay, cancellationToken);
             var requested = DateTimeOffset.UtcNow;
+            var submit = Stopwatch.StartNew();
             await p.client.RequestBatchSegmentationAsync(p.project.Id, [.. p.uploaded.Select(i => i.Id)], options.Model, cancellationToken);
+            var submitMs = submit.Elapsed.TotalMilliseconds;
             var deadline = Stopwatch.StartNew();
             List<CellSegApiClient.ImageDto> current;
             do
@@ -109,6 +112,7 @@ public static class QueueScenario
             return new UserRun(
                 p.user.Name,
                 requested,
+                submitMs,
                 [.. current.Where(i => i.Status == "segmented").Select(i => i.UpdatedAt).Order()],
                 p.user.Images,
                 current.Count(i => i.Status == "failed"));
@@ -182,6 +186,7 @@ public static class QueueScenario
             ["p50_ms"] = Math.Round(Percentile(latencies, 0.50), 1),
             ["p95_ms"] = Math.Round(Percentile(latencies, 0.95), 1),
             ["p99_ms"] = Math.Round(Percentile(latencies, 0.99), 1),
+            ["submit_p95_ms"] = Math.Round(Percentile([.. users.Select(u => u.SubmitMs)], 0.95), 1),
             ["jain_fairness"] = Math.Round(jain, 3),
             ["small_users_p95_ratio"] = smallRatio is null ? null : Math.Round(smallRatio.Value, 3),
             ["lost"] = lost,
