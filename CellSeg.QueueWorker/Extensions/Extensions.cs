@@ -42,7 +42,8 @@ public static class Extensions
     /// <item>the request pipeline: a total timeout over every attempt, and retries;</item>
     /// <item>service discovery (<see cref="InstanceRoutingHandler"/>), which picks the instance of each attempt: round-robin,
     /// and a retry to an instance the request has not tried yet;</item>
-    /// <item>the instance pipeline, one per resolved authority: a circuit breaker and the attempt timeout.</item>
+    /// <item>the instance pipeline, one per resolved authority: a circuit breaker and the attempt timeout;</item>
+    /// <item><see cref="ResponseBufferingHandler"/>, so that those also cover reading the response body.</item>
     /// </list>
     /// The defaults' chain (one standard handler outside discovery) is replaced whole: its circuit breaker would
     /// count every instance together, and a handler inside discovery would retry on the instance that just failed.
@@ -51,6 +52,7 @@ public static class Extensions
     {
         builder.Services.AddSingleton<InstanceRotation>();
         builder.Services.AddTransient<InstanceRoutingHandler>();
+        builder.Services.AddTransient<ResponseBufferingHandler>();
 
         var client = builder.Services.AddHttpClient<InferenceClient>((sp, http) =>
         {
@@ -78,6 +80,8 @@ public static class Extensions
             })
             .AddTimeout(s_attemptTimeout))
             .SelectPipelineByAuthority();
+
+        client.AddHttpMessageHandler<ResponseBufferingHandler>();
     }
 
     private static HttpRetryStrategyOptions RequestRetry()

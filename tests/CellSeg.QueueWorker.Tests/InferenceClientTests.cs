@@ -63,6 +63,31 @@ public sealed class InferenceClientTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task ACallWhoseInstanceDiesMidResponseIsRetriedOnTheOther()
+    {
+        var dying = await StartInstanceAsync(async context =>
+        {
+            // Headers and half the body, then the connection drops, as when the process is killed while writing.
+            context.Response.ContentType = "application/json";
+            context.Response.ContentLength = Result.Length;
+            await context.Response.WriteAsync(Result[..(Result.Length / 2)], context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            context.Abort();
+            return Results.Empty;
+        });
+        var live = await StartInstanceAsync(_ => Results.Text(Result, "application/json"));
+        var client = CreateClient(dying.Url, live.Url);
+
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal("hrnet", (await client.SegmentAsync([1, 2, 3], s_item, TestContext.Current.CancellationToken)).Model);
+        }
+
+        Assert.True(dying.Requests > 0, "The dying instance was never called.");
+        Assert.Equal(4, live.Requests);
+    }
+
+    [Fact]
     public async Task CancellingACallAbortsItOnTheInstanceAndSendsItNowhereElse()
     {
         var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
