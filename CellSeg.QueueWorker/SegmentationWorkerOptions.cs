@@ -6,7 +6,7 @@ public sealed class SegmentationWorkerOptions
 {
     public const string SectionName = "SegmentationWorker";
 
-    /// <summary>Resolved by service discovery: <c>http://inference</c> reads <c>services:inference:http:0</c>.</summary>
+    /// <summary>Resolved by service discovery: <c>http://inference</c> reads <c>services:inference:http:0..n</c>, one per instance.</summary>
     [Required]
     public Uri InferenceBaseAddress { get; set; } = new("http://inference");
 

@@ -162,7 +162,7 @@ public sealed partial class SegmentationWorker : BackgroundService
             _catalog.Update(await scope.ServiceProvider.GetRequiredService<InferenceClient>().ListModelsAsync(stoppingToken));
             return _time.GetTimestamp() + (30 * _time.TimestampFrequency);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !stoppingToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or Polly.ExecutionRejectedException && !stoppingToken.IsCancellationRequested)
         {
             LogCatalogUnavailable(_logger, ex.Message);
             return _time.GetTimestamp() + (2 * _time.TimestampFrequency);

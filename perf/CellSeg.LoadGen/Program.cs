@@ -14,6 +14,11 @@ Console.CancelKeyPress += (_, e) =>
 
 var command = args.Length > 0 ? args[0] : "help";
 var options = CommandLine.Parse(args.Skip(1));
+if (options.Uri("api") is not null && (options.Number("workers", 1) != 1 || options.Number("inference", 1) != 1))
+{
+    Console.Error.WriteLine("--workers and --inference size the local topology this command starts; with --api it starts none.");
+    return 2;
+}
 
 try
 {
@@ -24,7 +29,9 @@ try
                 Users: options.Number("users", 3),
                 Model: options.Text("model", "hrnet"),
                 Api: options.Uri("api"),
-                Folder: options.Text("folder", Path.Combine(RepositoryLayout.Root, ".local", "demo"))),
+                Folder: options.Text("folder", Path.Combine(RepositoryLayout.Root, ".local", "demo")),
+                Workers: options.Number("workers", 1),
+                InferenceInstances: options.Number("inference", 1)),
             cancellation.Token),
         "inference" => await InferenceScenario.RunAsync(
             new InferenceScenario.Options(
@@ -43,7 +50,9 @@ try
                 Model: options.Text("model", "hrnet"),
                 Api: options.Uri("api"),
                 Folder: options.Text("folder", Path.Combine(RepositoryLayout.Root, ".local", command)),
-                TimeoutSeconds: options.Number("timeout", 600)),
+                TimeoutSeconds: options.Number("timeout", 600),
+                Workers: options.Number("workers", 1),
+                InferenceInstances: options.Number("inference", 1)),
             cancellation.Token),
         "orchestration" => await OrchestrationScenario.RunAsync(
             new OrchestrationScenario.Options(
@@ -69,18 +78,20 @@ static int Usage()
         CellSeg.LoadGen <command> [--option value ...]
 
           demo    the demo images through the local topology by several users
-                  --users 3  --model hrnet  --api URL (use a running Api instead of starting one)
+                  --users 3  --model hrnet  --workers 1  --inference 1 (replicas started)
+                  --api URL (use a running Api instead of starting one)
           inference  raw ONNX Runtime grid, seed mode and the dynamic batcher, over HTTP clients
                   --model hrnet  --clients 8 (or 1,4,8,16)  --seconds 20  --url URL  --original-images
           quality held-out quality of one model through the service's C# pre- and post-processing, with an Otsu baseline
                   --model hrnet  --threshold 0.5 (default: model.json)  --write (models/<name>/quality.json)  --models DIR  --heldout DIR  --threads N
           e2e     users segmenting at once through the whole topology
-                  --users 8  --images-per-user 50  --model hrnet  --api URL
+                  --users 8  --images-per-user 50  --model hrnet  --workers 1  --inference 1  --api URL
           orchestration  the queue alone (Inference serves the no-op model): clients submitting one image per request,
                   then a backlog of every image at once; throughput, submission latency, resident memory
                   --clients 100  --images-per-client 100  --workers 1
           fairness  one user with 1,000 images and seven with 10 each, against the seven alone
-                  --model hrnet  --api URL
+                  --model hrnet  --workers 1  --inference 1  --api URL
+          (--workers and --inference are the QueueWorker and Inference replicas of the local topology; not with --api)
         """);
     return 2;
 }

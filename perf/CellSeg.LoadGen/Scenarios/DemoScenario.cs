@@ -11,7 +11,7 @@ namespace CellSeg.LoadGen.Scenarios;
 /// </summary>
 public static class DemoScenario
 {
-    public sealed record Options(int Users, string Model, Uri? Api, string Folder);
+    public sealed record Options(int Users, string Model, Uri? Api, string Folder, int Workers = 1, int InferenceInstances = 1);
 
     private sealed record ImageOutcome(string User, string FileName, int Width, int Height, string Status, int Objects, string? Error);
 
@@ -21,12 +21,20 @@ public static class DemoScenario
     {
         var files = DemoImageSet.Load();
         Console.WriteLine($"{files.Count} demo images from {RepositoryLayout.DemoImages}, {options.Users} users, model {options.Model}");
+        if (options.Api is null)
+        {
+            Console.WriteLine($"{options.Workers} QueueWorker and {options.InferenceInstances} Inference process(es)");
+        }
+
 
         LocalTopology? topology = null;
         var api = options.Api;
         if (api is null)
         {
-            topology = await LocalTopology.StartAsync(new LocalTopologyOptions(options.Folder), Console.Out, cancellationToken);
+            topology = await LocalTopology.StartAsync(
+                new LocalTopologyOptions(options.Folder, options.Workers, options.InferenceInstances, Models: [options.Model]),
+                Console.Out,
+                cancellationToken);
             api = topology.Api.Url;
         }
 
@@ -40,6 +48,11 @@ public static class DemoScenario
             var wall = clock.Elapsed;
 
             Print(results, wall, ExpectedObjects());
+            if (topology is not null)
+            {
+                Console.WriteLine($"Images served by each Inference instance: {string.Join(", ", await topology.ImagesServedAsync(cancellationToken))}");
+            }
+
             return results.SelectMany(r => r.Images).All(i => i.Status == "segmented") ? 0 : 1;
         }
         finally

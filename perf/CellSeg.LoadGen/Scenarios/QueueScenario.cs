@@ -14,9 +14,11 @@ namespace CellSeg.LoadGen.Scenarios;
 /// </summary>
 public static class QueueScenario
 {
-    public sealed record Options(string Kind, int Users, int ImagesPerUser, string Model, Uri? Api, string Folder, int TimeoutSeconds);
+    public sealed record Options(
+        string Kind, int Users, int ImagesPerUser, string Model, Uri? Api, string Folder, int TimeoutSeconds, int Workers = 1, int InferenceInstances = 1);
 
-    private sealed record UserRun(string User, DateTimeOffset Requested, IReadOnlyList<DateTimeOffset> Completions, int Images, int Failed);
+    /// <param name="SubmitMs">How long the Api took to accept the user's segmentation request (one batch).</param>
+    private sealed record UserRun(string User, DateTimeOffset Requested, double SubmitMs, IReadOnlyList<DateTimeOffset> Completions, int Images, int Failed);
 
     public static async Task<int> RunAsync(Options options, CancellationToken cancellationToken)
     {
@@ -30,7 +32,10 @@ public static class QueueScenario
         var api = options.Api;
         if (api is null)
         {
-            topology = await LocalTopology.StartAsync(new LocalTopologyOptions(options.Folder, Models: [options.Model]), Console.Out, cancellationToken);
+            topology = await LocalTopology.StartAsync(
+                new LocalTopologyOptions(options.Folder, options.Workers, options.InferenceInstances, Models: [options.Model]),
+                Console.Out,
+                cancellationToken);
             api = topology.Api.Url;
         }
 
@@ -59,7 +64,8 @@ public static class QueueScenario
             }
 
             var (lost, duplicates) = topology is null ? ((long?)null, (long?)null) : await CountLostAndDuplicatesAsync(topology, cancellationToken);
-            Report(options, users, rawBest, smallRatio, lost ?? users.Sum(u => u.Images - u.Completions.Count), duplicates);
+            var served = topology is null ? null : await topology.ImagesServedAsync(cancellationToken);
+            Report(options, users, rawBest, smallRatio, lost ?? users.Sum(u => u.Images - u.Completions.Count), duplicates, served);
             return 0;
         }
         finally
@@ -90,7 +96,9 @@ public static class QueueScenario
         {
             await Task.Delay(p.user.Delay, cancellationToken);
             var requested = DateTimeOffset.UtcNow;
+            var submit = Stopwatch.StartNew();
             await p.client.RequestBatchSegmentationAsync(p.project.Id, [.. p.uploaded.Select(i => i.Id)], options.Model, cancellationToken);
+            var submitMs = submit.Elapsed.TotalMilliseconds;
             var deadline = Stopwatch.StartNew();
             List<CellSegApiClient.ImageDto> current;
             do
@@ -104,6 +112,7 @@ public static class QueueScenario
             return new UserRun(
                 p.user.Name,
                 requested,
+                submitMs,
                 [.. current.Where(i => i.Status == "segmented").Select(i => i.UpdatedAt).Order()],
                 p.user.Images,
                 current.Count(i => i.Status == "failed"));
@@ -128,7 +137,8 @@ public static class QueueScenario
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
-    private static void Report(Options options, List<UserRun> users, RawMeasurement raw, double? smallRatio, long lost, long? duplicates)
+    private static void Report(
+        Options options, List<UserRun> users, RawMeasurement raw, double? smallRatio, long lost, long? duplicates, IReadOnlyList<long>? served)
     {
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine();
@@ -155,17 +165,28 @@ public static class QueueScenario
 
         Console.WriteLine();
         Console.WriteLine(string.Create(c, $"{options.Kind}: {done} images in {(end - start).TotalSeconds:F1} s = {imagesPerSecond:F1} img/s ({imagesPerSecond / raw.ImagesPerSecond:F2} x raw)"));
+        if (served is not null)
+        {
+            Console.WriteLine(string.Create(c,
+                $"{options.Workers} worker(s), {options.InferenceInstances} Inference instance(s): {imagesPerSecond / options.InferenceInstances:F1} img/s per instance; served {string.Join(", ", served)}"));
+        }
+
         Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["scenario"] = options.Kind,
             ["model"] = options.Model,
             ["users"] = users.Count,
+            ["workers"] = options.Api is null ? options.Workers : null,
+            ["inference"] = options.Api is null ? options.InferenceInstances : null,
+            ["served_by_inference"] = served,
             ["images"] = users.Sum(u => u.Images),
             ["images_s"] = Math.Round(imagesPerSecond, 2),
+            ["images_s_per_inference"] = options.Api is null ? Math.Round(imagesPerSecond / options.InferenceInstances, 2) : null,
             ["raw_img_s"] = Math.Round(raw.ImagesPerSecond, 2),
             ["p50_ms"] = Math.Round(Percentile(latencies, 0.50), 1),
             ["p95_ms"] = Math.Round(Percentile(latencies, 0.95), 1),
             ["p99_ms"] = Math.Round(Percentile(latencies, 0.99), 1),
+            ["submit_p95_ms"] = Math.Round(Percentile([.. users.Select(u => u.SubmitMs)], 0.95), 1),
             ["jain_fairness"] = Math.Round(jain, 3),
             ["small_users_p95_ratio"] = smallRatio is null ? null : Math.Round(smallRatio.Value, 3),
             ["lost"] = lost,

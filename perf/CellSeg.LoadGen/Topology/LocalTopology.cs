@@ -1,3 +1,6 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
 namespace CellSeg.LoadGen.Topology;
 
 public sealed record LocalTopologyOptions(
@@ -30,6 +33,8 @@ public sealed class LocalTopology : IAsyncDisposable
 
     public static async Task<LocalTopology> StartAsync(LocalTopologyOptions options, TextWriter log, CancellationToken cancellationToken)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Workers, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.InferenceInstances, 1);
         var logs = Path.Combine(options.Folder, "logs");
         log.WriteLine($"Starting Postgres and Redis under {options.Folder}");
         var postgres = await PostgresServerProcess.StartAsync(Path.Combine(options.Folder, "postgres"), ["cellsegdb"], cancellationToken);
@@ -108,6 +113,18 @@ public sealed class LocalTopology : IAsyncDisposable
 
             throw;
         }
+    }
+
+    /// <summary>The images each Inference instance has served since it started, as its <c>/v1/models</c> reports them.</summary>
+    public async Task<IReadOnlyList<long>> ImagesServedAsync(CancellationToken cancellationToken) =>
+        await Task.WhenAll(Inference.Select(instance => ImagesServedAsync(instance, cancellationToken)));
+
+    /// <summary>The images one Inference instance has served since it started.</summary>
+    public static async Task<long> ImagesServedAsync(ServiceProcess inference, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var models = await http.GetFromJsonAsync<JsonElement>(new Uri(inference.Url, "/v1/models"), cancellationToken);
+        return models.EnumerateArray().Sum(m => m.GetProperty("imagesServed").GetInt64());
     }
 
     private void Add(ServiceProcess service) => _services.Add(service);
