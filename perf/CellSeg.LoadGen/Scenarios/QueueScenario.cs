@@ -65,7 +65,8 @@ public static class QueueScenario
 
             var (lost, duplicates) = topology is null ? ((long?)null, (long?)null) : await CountLostAndDuplicatesAsync(topology, cancellationToken);
             var served = topology is null ? null : await topology.ImagesServedAsync(cancellationToken);
-            Report(options, users, rawBest, smallRatio, lost ?? users.Sum(u => u.Images - u.Completions.Count), duplicates, served);
+            var tasks = topology is null ? null : await ReadTaskTimesAsync(topology, users, cancellationToken);
+            Report(options, users, rawBest, smallRatio, lost ?? users.Sum(u => u.Images - u.Completions.Count), duplicates, served, tasks);
             return 0;
         }
         finally
@@ -137,8 +138,36 @@ public static class QueueScenario
         return (reader.GetInt64(0), reader.GetInt64(1));
     }
 
+    /// <summary>When the worker started and finished each completed task of these users (from Postgres).</summary>
+    private static async Task<Dictionary<string, List<(DateTimeOffset Started, DateTimeOffset Completed)>>> ReadTaskTimesAsync(
+        LocalTopology topology, List<UserRun> users, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(topology.Postgres.ConnectionString("cellsegdb"));
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT u."Email", t."StartedAt", t."CompletedAt" FROM segmentation_tasks t JOIN "AspNetUsers" u ON u."Id" = t."OwnerId"
+            WHERE t."Status" = 'Completed' AND u."Email" = ANY($1)
+            """,
+            connection);
+        command.Parameters.AddWithValue(users.Select(u => $"{u.User}@load.cellseg").ToArray());
+        var times = users.ToDictionary(u => u.User, _ => new List<(DateTimeOffset, DateTimeOffset)>());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var user = reader.GetString(0).Split('@')[0];
+            times[user].Add((reader.GetFieldValue<DateTimeOffset>(1), reader.GetFieldValue<DateTimeOffset>(2)));
+        }
+
+        return times;
+    }
+
+    private static double Jain(double[] rates) =>
+        rates.Sum() is var total && total > 0 ? total * total / (rates.Length * rates.Sum(r => r * r)) : 0;
+
     private static void Report(
-        Options options, List<UserRun> users, RawMeasurement raw, double? smallRatio, long lost, long? duplicates, IReadOnlyList<long>? served)
+        Options options, List<UserRun> users, RawMeasurement raw, double? smallRatio, long lost, long? duplicates, IReadOnlyList<long>? served,
+        Dictionary<string, List<(DateTimeOffset Started, DateTimeOffset Completed)>>? tasks)
     {
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine();
@@ -161,7 +190,15 @@ public static class QueueScenario
         var windowEnd = users.Where(u => u.Completions.Count > 0).Min(u => u.Completions[^1]);
         var window = (windowEnd - windowStart).TotalSeconds;
         var rates = users.Select(u => window > 0 ? u.Completions.Count(t => t > windowStart && t <= windowEnd) / window : 0).ToArray();
-        var jain = rates.Sum() is var total && total > 0 ? total * total / (rates.Length * rates.Sum(r => r * r)) : 0;
+        var completionsJain = Jain(rates);
+
+        // The scheduler's share while every user is present: images the worker started inside that window and
+        // finished inside it. Work already at Inference when the last user arrived cannot be taken back (no
+        // preemption), so it is left out here; the plain completion count keeps it (jain_fairness_completions).
+        double? scheduledJain = tasks is null
+            ? null
+            : Jain([.. users.Select(u => (double)tasks[u.User].Count(t => t.Started >= windowStart && t.Completed <= windowEnd))]);
+        var jain = scheduledJain ?? completionsJain;
 
         Console.WriteLine();
         Console.WriteLine(string.Create(c, $"{options.Kind}: {done} images in {(end - start).TotalSeconds:F1} s = {imagesPerSecond:F1} img/s ({imagesPerSecond / raw.ImagesPerSecond:F2} x raw)"));
@@ -188,6 +225,8 @@ public static class QueueScenario
             ["p99_ms"] = Math.Round(Percentile(latencies, 0.99), 1),
             ["submit_p95_ms"] = Math.Round(Percentile([.. users.Select(u => u.SubmitMs)], 0.95), 1),
             ["jain_fairness"] = Math.Round(jain, 3),
+            ["jain_fairness_completions"] = Math.Round(completionsJain, 3),
+            ["fairness_window_s"] = Math.Round(window, 2),
             ["small_users_p95_ratio"] = smallRatio is null ? null : Math.Round(smallRatio.Value, 3),
             ["lost"] = lost,
             ["duplicates"] = duplicates,
