@@ -1,3 +1,4 @@
+using CellSeg.Api.Images;
 using CellSeg.Api.Segmentation;
 using CellSeg.Data;
 using CellSeg.Data.Model;
@@ -33,5 +34,6 @@ public static class Extensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddRedisStreamsSegmentationQueue();
         builder.Services.AddScoped<SegmentationRequests>();
+        builder.Services.AddScoped<ImageUploads>();
     }
 }

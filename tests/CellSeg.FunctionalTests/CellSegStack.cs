@@ -30,7 +30,11 @@ public sealed class CellSegStack : IAsyncDisposable
     public string StreamKey { get; }
 
     public static async Task<CellSegStack> StartAsync(
-        string database, string redis, CancellationToken cancellationToken, IReadOnlyDictionary<string, string?>? workerSettings = null)
+        string database,
+        string redis,
+        CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string?>? workerSettings = null,
+        IReadOnlyDictionary<string, string?>? apiSettings = null)
     {
         var streamKey = $"cellseg:test:{Guid.NewGuid():N}";
         var shared = new Dictionary<string, string?>
@@ -46,7 +50,7 @@ public sealed class CellSegStack : IAsyncDisposable
             ["Inference:ModelsPath"] = Path.Combine(RepositoryLayout.Root, "models"),
             ["Inference:Models:0"] = "hrnet",
         });
-        var api = new ServiceFactory<ApiTelemetry>(shared);
+        var api = new ServiceFactory<ApiTelemetry>(shared.Concat(apiSettings ?? new Dictionary<string, string?>()).ToDictionary());
         var worker = new ServiceFactory<QueueWorkerTelemetry>(new Dictionary<string, string?>(shared)
         {
             ["services:inference:http:0"] = inference.Url.ToString(),
