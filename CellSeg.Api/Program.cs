@@ -1,5 +1,6 @@
 using CellSeg.Api.Apis;
 using CellSeg.Api.Extensions;
+using CellSeg.Api.Realtime;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -18,5 +19,6 @@ app.MapImagesApi();
 app.MapSegmentationApi();
 app.MapResultsApi();
 app.MapExportApi();
+app.MapSegmentationHub();
 
 app.Run();

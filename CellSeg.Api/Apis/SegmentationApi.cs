@@ -151,9 +151,12 @@ public static class SegmentationApi
     public static async Task<Ok<CancelledDto>> CancelAllAsync(ClaimsPrincipal user, SegmentationRequests requests, CancellationToken cancellationToken) =>
         TypedResults.Ok(ToDto(await requests.CancelAsync(user.Id(), tasks => tasks, cancellationToken)));
 
-    public static async Task<Ok<QueueStatistics>> GetStatisticsAsync(ClaimsPrincipal user, CellSegDbContext db, CancellationToken cancellationToken)
+    public static async Task<Ok<QueueStatistics>> GetStatisticsAsync(ClaimsPrincipal user, CellSegDbContext db, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await ReadStatisticsAsync(db, user.Id(), cancellationToken));
+
+    /// <summary>The statistics of one user, as the stats endpoint and the real-time channel send them.</summary>
+    internal static async Task<QueueStatistics> ReadStatisticsAsync(CellSegDbContext db, Guid ownerId, CancellationToken cancellationToken)
     {
-        var ownerId = user.Id();
         var rows = await db.SegmentationTasks.AsNoTracking()
             .Where(t => t.OwnerId == ownerId)
             .GroupBy(t => new { t.ProjectId, t.Status })
@@ -182,12 +185,12 @@ public static class SegmentationApi
                 byStatus.GetValueOrDefault(SegmentationTaskStatus.Cancelled));
         }
 
-        return TypedResults.Ok(new QueueStatistics(
+        return new QueueStatistics(
             Counts(rows.Select(r => (r.Status, r.Count))),
             [.. rows.GroupBy(r => r.ProjectId).Select(g => new ProjectCounts(g.Key, Counts(g.Select(r => (r.Status, r.Count)))))],
             running,
             overall.Where(o => o.Status == SegmentationTaskStatus.Queued).Sum(o => o.Count),
-            overall.Where(o => o.Status == SegmentationTaskStatus.Processing).Sum(o => o.Count)));
+            overall.Where(o => o.Status == SegmentationTaskStatus.Processing).Sum(o => o.Count));
     }
 
     private static SegmentationParameters? Validate(string? model, float? threshold, bool? detectHoles, int? priority, bool? force, SegmentationOptions options)

@@ -1,8 +1,11 @@
 using CellSeg.Api.Images;
+using CellSeg.Api.Realtime;
 using CellSeg.Api.Segmentation;
 using CellSeg.Data;
 using CellSeg.Data.Model;
+using Microsoft.AspNetCore.Authentication.BearerToken;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Identity;
 
 namespace CellSeg.Api.Extensions;
 
@@ -26,6 +29,7 @@ public static class Extensions
                 identity.Password.RequiredLength = 8;
             })
             .AddEntityFrameworkStores<CellSegDbContext>();
+        builder.Services.Configure<BearerTokenOptions>(IdentityConstants.BearerScheme, bearer => bearer.Events.OnMessageReceived = AcceptHubTokenFromQuery);
         builder.Services.AddAuthorization();
 
         builder.Services.AddProblemDetails();
@@ -35,5 +39,24 @@ public static class Extensions
         builder.Services.AddRedisStreamsSegmentationQueue();
         builder.Services.AddScoped<SegmentationRequests>();
         builder.Services.AddScoped<ImageUploads>();
+
+        builder.Services.AddSignalR();
+        builder.Services.AddSingleton<SegmentationHubConnections>();
+        builder.Services.AddHostedService<TaskEventRelay>();
+    }
+
+    /// <summary>
+    /// Browsers cannot set headers on a WebSocket (or EventSource) request, so SignalR clients send the bearer token
+    /// as <c>access_token</c> in the query string; it is read for the hub only, as URLs end up in logs.
+    /// </summary>
+    private static Task AcceptHubTokenFromQuery(MessageReceivedContext context)
+    {
+        if (context.Request.Path.StartsWithSegments(SegmentationHub.Path)
+            && context.Request.Query["access_token"] is [{ Length: > 0 } token])
+        {
+            context.Token = token;
+        }
+
+        return Task.CompletedTask;
     }
 }
