@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using CellSeg.Api.Images;
+using CellSeg.Api.RateLimiting;
 using CellSeg.Api.Segmentation;
 using CellSeg.Data;
 using CellSeg.Data.Model;
@@ -21,6 +22,7 @@ public static class ImagesApi
             .WithName("UploadImages")
             .WithSummary("Stores the PNG, JPEG, BMP and TIFF files of a multipart form; refuses the others with a reason each.")
             .Accepts<IFormFileCollection>(ImageUploads.MultipartFormData)
+            .RequireRateLimiting(UserRateLimits.Uploads)
             .DisableAntiforgery();
         api.MapGet("/projects/{projectId:guid}/images", ListImagesAsync)
             .WithName("ListImages")

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using CellSeg.Api.RateLimiting;
 using CellSeg.Api.Segmentation;
 using CellSeg.Data;
 using CellSeg.Data.Model;
@@ -18,10 +19,12 @@ public static class SegmentationApi
 
         api.MapPost("/images/{imageId:guid}/segmentation", RequestImageAsync)
             .WithName("RequestSegmentation")
-            .WithSummary("Queues one image unless it is already queued or processing (or segmented, unless forced).");
+            .WithSummary("Queues one image unless it is already queued or processing (or segmented, unless forced).")
+            .RequireRateLimiting(UserRateLimits.Segmentation);
         api.MapPost("/projects/{projectId:guid}/segmentation", RequestBatchAsync)
             .WithName("RequestBatchSegmentation")
-            .WithSummary("Queues up to 10,000 images of a project as one batch.");
+            .WithSummary("Queues up to 10,000 images of a project as one batch.")
+            .RequireRateLimiting(UserRateLimits.Segmentation);
         api.MapPost("/images/{imageId:guid}/segmentation/cancel", CancelImageAsync)
             .WithName("CancelImageSegmentation")
             .WithSummary("Cancels the image's queued or running task.");

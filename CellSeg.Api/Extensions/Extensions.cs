@@ -1,4 +1,5 @@
 using CellSeg.Api.Images;
+using CellSeg.Api.RateLimiting;
 using CellSeg.Api.Realtime;
 using CellSeg.Api.Segmentation;
 using CellSeg.Data;
@@ -21,6 +22,9 @@ public static class Extensions
 
         builder.Services.AddOptions<UploadOptions>().BindConfiguration(UploadOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddOptions<SegmentationOptions>().BindConfiguration(SegmentationOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.SectionName)
+            .Validate(UserRateLimits.IsValid, "Each rate limit needs a PermitLimit of at least 1 and a Window between 1 s and 1 day.")
+            .ValidateOnStart();
 
         builder.Services.AddDataProtection().SetApplicationName("CellSeg").PersistKeysToDbContext<CellSegDbContext>();
         builder.Services.AddIdentityApiEndpoints<CellSegUser>(identity =>
@@ -31,6 +35,7 @@ public static class Extensions
             .AddEntityFrameworkStores<CellSegDbContext>();
         builder.Services.Configure<BearerTokenOptions>(IdentityConstants.BearerScheme, bearer => bearer.Events.OnMessageReceived = AcceptHubTokenFromQuery);
         builder.Services.AddAuthorization();
+        builder.Services.AddRateLimiter(UserRateLimits.Configure);
 
         builder.Services.AddProblemDetails();
         builder.Services.AddOpenApi();
