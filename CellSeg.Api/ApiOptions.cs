@@ -25,7 +25,7 @@ public sealed class SegmentationOptions
     [Required]
     public string DefaultModel { get; set; } = "hrnet";
 
-    /// <summary>Model names a request may ask for.</summary>
+    /// <summary>Model names a request may ask for. Empty by default: configuration binding appends to a list.</summary>
     [MinLength(1)]
-    public List<string> Models { get; set; } = ["hrnet"];
+    public List<string> Models { get; set; } = [];
 }

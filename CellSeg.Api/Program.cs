@@ -1,6 +1,7 @@
 using CellSeg.Api.Apis;
 using CellSeg.Api.Extensions;
 using CellSeg.Api.Realtime;
+using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -14,6 +15,11 @@ app.UseStatusCodePages();
 app.UseRateLimiter();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
+if (app.Environment.IsDevelopment())
+{
+    app.MapScalarApiReference();
+}
+
 app.MapAccountsApi();
 app.MapProjectsApi();
 app.MapImagesApi();

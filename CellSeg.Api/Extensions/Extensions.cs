@@ -1,3 +1,4 @@
+using CellSeg.Api.Apis;
 using CellSeg.Api.Images;
 using CellSeg.Api.RateLimiting;
 using CellSeg.Api.Realtime;
@@ -38,6 +39,9 @@ public static class Extensions
         builder.Services.AddRateLimiter(UserRateLimits.Configure);
 
         builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
+        // Binding failures throw in every environment (not only Development), so the handler above can explain them.
+        builder.Services.Configure<RouteHandlerOptions>(routes => routes.ThrowOnBadRequest = true);
         builder.Services.AddOpenApi();
         builder.Services.AddSingleton<ApiTelemetry>();
         builder.Services.AddSingleton(TimeProvider.System);

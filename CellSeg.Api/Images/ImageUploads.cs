@@ -55,57 +55,76 @@ public sealed class ImageUploads(CellSegDbContext db, IOptions<UploadOptions> op
 
     public async Task<UploadOutcome> ReceiveAsync(Guid projectId, string boundary, Stream body, CancellationToken cancellationToken)
     {
-        var limits = options.Value;
-        var headerLimits = new ImageDecodeOptions { MaxPixels = limits.MaxImagePixels };
         var reader = new MultipartReader(boundary, body);
         var stored = new List<Image>();
         var rejected = new List<RejectedFile>();
         using var buffer = new FileBuffer();
-
-        // ReadNextSectionAsync drains what is left of the previous section in small chunks, so a refused file is
-        // skipped without being held.
-        while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
+        var fileName = "";
+        try
         {
-            if (section.GetContentDispositionHeader() is not { } disposition || !disposition.IsFileDisposition())
+            // ReadNextSectionAsync drains what is left of the previous section in small chunks, so a refused file is
+            // skipped without being held.
+            while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
             {
-                continue;
-            }
+                if (section.GetContentDispositionHeader() is not { } disposition || !disposition.IsFileDisposition())
+                {
+                    continue;
+                }
 
-            var fileName = Path.GetFileName(HeaderUtilities.RemoveQuotes(
-                disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value ?? "");
-            if (stored.Count + rejected.Count >= limits.MaxFilesPerRequest)
-            {
-                rejected.Add(new RejectedFile(fileName, "Too many files", StatusCodes.Status400BadRequest,
-                    $"At most {limits.MaxFilesPerRequest} files per request; this file came after them."));
-                continue;
-            }
+                fileName = Path.GetFileName(HeaderUtilities.RemoveQuotes(
+                    disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value ?? "");
+                if (stored.Count + rejected.Count >= options.Value.MaxFilesPerRequest)
+                {
+                    rejected.Add(new RejectedFile(fileName, "Too many files", StatusCodes.Status400BadRequest,
+                        $"At most {options.Value.MaxFilesPerRequest} files per request; this file came after them."));
+                    continue;
+                }
 
-            if (fileName.Length is 0 or > 260)
-            {
-                rejected.Add(new RejectedFile(fileName, "Invalid file name", StatusCodes.Status400BadRequest,
-                    "A file needs a name of 1 to 260 characters."));
-                continue;
+                var (image, refusal) = await ReceiveFileAsync(projectId, fileName, section.Body, buffer, cancellationToken);
+                if (image is not null)
+                {
+                    stored.Add(image);
+                }
+                else
+                {
+                    rejected.Add(refusal!);
+                }
             }
-
-            if (!await buffer.FillAsync(section.Body, limits.MaxFileBytes, cancellationToken))
-            {
-                rejected.Add(new RejectedFile(fileName, "File too large", StatusCodes.Status413RequestEntityTooLarge,
-                    $"The file is larger than {limits.MaxFileBytes:N0} bytes."));
-                continue;
-            }
-
-            if (!ImageHeaderReader.TryRead(buffer.Data.Span, headerLimits, out var info, out var failure))
-            {
-                rejected.Add(Refused(fileName, failure));
-                continue;
-            }
-
-            stored.Add(await StoreAsync(projectId, fileName, info, buffer.Data, cancellationToken));
-            telemetry.ImagesUploaded.Add(1);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or (IOException and not BadHttpRequestException))
+        {
+            // A body cut short or with broken section headers: what was committed stays, the rest is reported.
+            rejected.Add(new RejectedFile(fileName, "Malformed multipart body", StatusCodes.Status400BadRequest,
+                $"The form cannot be read from here on: {ex.Message}"));
         }
 
+        telemetry.ImagesUploaded.Add(stored.Count);
         telemetry.UploadsRejected.Add(rejected.Count);
         return new UploadOutcome(stored, rejected);
+    }
+
+    /// <summary>Reads one file section and stores it, or says why not.</summary>
+    private async Task<(Image? Stored, RejectedFile? Refused)> ReceiveFileAsync(
+        Guid projectId, string fileName, Stream section, FileBuffer buffer, CancellationToken cancellationToken)
+    {
+        var limits = options.Value;
+        if (fileName.Length is 0 or > 260)
+        {
+            return (null, new RejectedFile(fileName, "Invalid file name", StatusCodes.Status400BadRequest, "A file needs a name of 1 to 260 characters."));
+        }
+
+        if (!await buffer.FillAsync(section, limits.MaxFileBytes, cancellationToken))
+        {
+            return (null, new RejectedFile(fileName, "File too large", StatusCodes.Status413RequestEntityTooLarge,
+                $"The file is larger than {limits.MaxFileBytes:N0} bytes."));
+        }
+
+        if (!ImageHeaderReader.TryRead(buffer.Data.Span, new ImageDecodeOptions { MaxPixels = limits.MaxImagePixels }, out var info, out var failure))
+        {
+            return (null, Refused(fileName, failure));
+        }
+
+        return (await StoreAsync(projectId, fileName, info, buffer.Data, cancellationToken), null);
     }
 
     /// <summary>Commits the image and its bytes together; the change tracker is left empty.</summary>
