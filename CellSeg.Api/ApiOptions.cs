@@ -6,7 +6,8 @@ public sealed class UploadOptions
 {
     public const string SectionName = "Uploads";
 
-    [Range(1, long.MaxValue)]
+    /// <summary>At most 1 GiB: a file is held in one array while it is checked, and Postgres stores at most that in a bytea.</summary>
+    [Range(1, 1L << 30)]
     public long MaxFileBytes { get; set; } = 20L * 1024 * 1024;
 
     [Range(1, 10_000)]

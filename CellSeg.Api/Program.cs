@@ -1,5 +1,7 @@
 using CellSeg.Api.Apis;
 using CellSeg.Api.Extensions;
+using CellSeg.Api.Realtime;
+using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -10,13 +12,20 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseRateLimiter();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
+if (app.Environment.IsDevelopment())
+{
+    app.MapScalarApiReference();
+}
+
 app.MapAccountsApi();
 app.MapProjectsApi();
 app.MapImagesApi();
 app.MapSegmentationApi();
 app.MapResultsApi();
 app.MapExportApi();
+app.MapSegmentationHub();
 
 app.Run();

@@ -1,9 +1,11 @@
 using System.Security.Claims;
 using CellSeg.Api.Images;
+using CellSeg.Api.RateLimiting;
 using CellSeg.Api.Segmentation;
 using CellSeg.Data;
 using CellSeg.Data.Model;
 using CellSeg.Imaging.Decoding;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -19,6 +21,8 @@ public static class ImagesApi
         api.MapPost("/projects/{projectId:guid}/images", UploadImagesAsync)
             .WithName("UploadImages")
             .WithSummary("Stores the PNG, JPEG, BMP and TIFF files of a multipart form; refuses the others with a reason each.")
+            .Accepts<IFormFileCollection>(ImageUploads.MultipartFormData)
+            .RequireRateLimiting(UserRateLimits.Uploads)
             .DisableAntiforgery();
         api.MapGet("/projects/{projectId:guid}/images", ListImagesAsync)
             .WithName("ListImages")
@@ -45,8 +49,6 @@ public static class ImagesApi
 
     public sealed record ImagePage(IReadOnlyList<ImageDto> Items, int Page, int PageSize, int Total);
 
-    public sealed record RejectedFile(string FileName, string Reason);
-
     public sealed record UploadResponse(IReadOnlyList<ImageDto> Images, IReadOnlyList<RejectedFile> Rejected);
 
     public sealed record DeleteImagesRequest(IReadOnlyList<Guid>? ImageIds);
@@ -54,95 +56,36 @@ public static class ImagesApi
     public sealed record DeletedImages(IReadOnlyList<Guid> Deleted, IReadOnlyList<Guid> NotFound);
 
     public static async Task<Results<Created<UploadResponse>, ProblemHttpResult>> UploadImagesAsync(
-        Guid projectId,
-        HttpRequest request,
-        ClaimsPrincipal user,
-        CellSegDbContext db,
-        IOptions<UploadOptions> uploadOptions,
-        ApiTelemetry telemetry,
-        CancellationToken cancellationToken)
+        Guid projectId, HttpRequest request, ClaimsPrincipal user, CellSegDbContext db, ImageUploads uploads, CancellationToken cancellationToken)
     {
-        var ownerId = user.Id();
-        if (!await db.OwnsProjectAsync(ownerId, projectId, cancellationToken))
+        if (!await db.OwnsProjectAsync(user.Id(), projectId, cancellationToken))
         {
             return Problems.NotFound("project", projectId);
         }
 
-        if (!request.HasFormContentType)
+        if (ImageUploads.Boundary(request.ContentType) is not { } boundary)
         {
             return Problems.BadRequest("Not a multipart form", "Upload images as multipart/form-data files.");
         }
 
-        var limits = uploadOptions.Value;
-        var form = await request.ReadFormAsync(cancellationToken);
-        if (form.Files.Count == 0)
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
         {
-            return Problems.BadRequest("No files", "The form has no files.");
+            bodySize.MaxRequestBodySize = uploads.MaxRequestBodyBytes;
         }
 
-        if (form.Files.Count > limits.MaxFilesPerRequest)
+        var outcome = await uploads.ReceiveAsync(projectId, boundary, request.Body, cancellationToken);
+        if (outcome.Stored.Count == 0)
         {
-            return Problems.BadRequest("Too many files", $"At most {limits.MaxFilesPerRequest} files per request; this one has {form.Files.Count}.");
+            return outcome.Rejected.Count == 0
+                ? Problems.BadRequest("No files", "The form has no files.")
+                : TypedResults.Problem(
+                    title: "No image accepted",
+                    detail: string.Join(" ", outcome.Rejected.Select(r => $"{r.FileName}: {r.Detail}")),
+                    statusCode: StatusCodes.Status400BadRequest,
+                    extensions: new Dictionary<string, object?> { ["rejected"] = outcome.Rejected });
         }
 
-        var headerLimits = new ImageDecodeOptions { MaxPixels = limits.MaxImagePixels };
-        var accepted = new List<Image>();
-        var rejected = new List<RejectedFile>();
-        foreach (var file in form.Files)
-        {
-            var fileName = Path.GetFileName(file.FileName);
-            if (file.Length == 0)
-            {
-                rejected.Add(new RejectedFile(fileName, "The file is empty."));
-                continue;
-            }
-
-            if (file.Length > limits.MaxFileBytes)
-            {
-                rejected.Add(new RejectedFile(fileName, $"The file is larger than {limits.MaxFileBytes} bytes."));
-                continue;
-            }
-
-            var bytes = new byte[file.Length];
-            await using (var stream = file.OpenReadStream())
-            {
-                await stream.ReadExactlyAsync(bytes, cancellationToken);
-            }
-
-            if (!ImageHeaderReader.TryRead(bytes, headerLimits, out var info, out var failure))
-            {
-                rejected.Add(new RejectedFile(fileName, failure.Reason));
-                continue;
-            }
-
-            var image = new Image
-            {
-                ProjectId = projectId,
-                FileName = fileName,
-                Format = info.Format.ToString().ToLowerInvariant(),
-                Width = info.Width,
-                Height = info.Height,
-                SizeBytes = bytes.Length,
-                Content = new ImageContent { Data = bytes },
-            };
-            accepted.Add(image);
-        }
-
-        telemetry.UploadsRejected.Add(rejected.Count);
-        if (accepted.Count == 0)
-        {
-            return TypedResults.Problem(
-                title: "No image accepted",
-                detail: string.Join(" ", rejected.Select(r => $"{r.FileName}: {r.Reason}")),
-                statusCode: StatusCodes.Status400BadRequest,
-                extensions: new Dictionary<string, object?> { ["rejected"] = rejected });
-        }
-
-        db.Images.AddRange(accepted);
-        await db.SaveChangesAsync(cancellationToken);
-        telemetry.ImagesUploaded.Add(accepted.Count);
-
-        return TypedResults.Created($"/api/projects/{projectId}/images", new UploadResponse([.. accepted.Select(ToDto)], rejected));
+        return TypedResults.Created($"/api/projects/{projectId}/images", new UploadResponse([.. outcome.Stored.Select(ToDto)], outcome.Rejected));
     }
 
     public static async Task<Results<Ok<ImagePage>, ProblemHttpResult>> ListImagesAsync(

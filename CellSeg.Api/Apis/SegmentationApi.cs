@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using CellSeg.Api.RateLimiting;
 using CellSeg.Api.Segmentation;
 using CellSeg.Data;
 using CellSeg.Data.Model;
@@ -18,10 +19,12 @@ public static class SegmentationApi
 
         api.MapPost("/images/{imageId:guid}/segmentation", RequestImageAsync)
             .WithName("RequestSegmentation")
-            .WithSummary("Queues one image unless it is already queued or processing (or segmented, unless forced).");
+            .WithSummary("Queues one image unless it is already queued or processing (or segmented, unless forced).")
+            .RequireRateLimiting(UserRateLimits.Segmentation);
         api.MapPost("/projects/{projectId:guid}/segmentation", RequestBatchAsync)
             .WithName("RequestBatchSegmentation")
-            .WithSummary("Queues up to 10,000 images of a project as one batch.");
+            .WithSummary("Queues up to 10,000 images of a project as one batch.")
+            .RequireRateLimiting(UserRateLimits.Segmentation);
         api.MapPost("/images/{imageId:guid}/segmentation/cancel", CancelImageAsync)
             .WithName("CancelImageSegmentation")
             .WithSummary("Cancels the image's queued or running task.");
@@ -56,17 +59,19 @@ public static class SegmentationApi
 
     public sealed record QueueStatistics(TaskCounts Mine, IReadOnlyList<ProjectCounts> Projects, IReadOnlyList<RunningTask> Running, int QueuedOverall, int ProcessingOverall);
 
-    public static async Task<Results<Accepted<TaskDto>, ProblemHttpResult>> RequestImageAsync(
+    public static async Task<Results<Accepted<TaskDto>, ValidationProblem, ProblemHttpResult>> RequestImageAsync(
         Guid imageId, SegmentationRequest? request, ClaimsPrincipal user, CellSegDbContext db, SegmentationRequests requests,
         IOptions<SegmentationOptions> options, CancellationToken cancellationToken)
     {
         using var activity = ApiTelemetry.Source.StartActivity("segmentation.request");
         activity?.SetTag("cellseg.image_id", imageId);
         request ??= new SegmentationRequest(null, null, null, null, null);
-        if (Validate(request.Model, request.Threshold, request.DetectHoles, request.Priority, request.Force, options.Value) is not { } parameters)
+        if (Validate(request.Model, request.Threshold, request.Priority, options.Value) is { Count: > 0 } errors)
         {
-            return InvalidParameters(request.Model, options.Value);
+            return InvalidParameters(errors);
         }
+
+        var parameters = WithDefaults(request.Model, request.Threshold, request.DetectHoles, request.Priority, request.Force, options.Value);
 
         var image = await ImagesApi.OwnedImages(db, user).AsNoTracking().SingleOrDefaultAsync(i => i.Id == imageId, cancellationToken);
         if (image is null)
@@ -88,7 +93,7 @@ public static class SegmentationApi
         return TypedResults.Accepted($"/api/images/{imageId}", ToDto(task));
     }
 
-    public static async Task<Results<Accepted<BatchDto>, ProblemHttpResult>> RequestBatchAsync(
+    public static async Task<Results<Accepted<BatchDto>, ValidationProblem, ProblemHttpResult>> RequestBatchAsync(
         Guid projectId, BatchSegmentationRequest request, ClaimsPrincipal user, CellSegDbContext db, SegmentationRequests requests,
         IOptions<SegmentationOptions> options, CancellationToken cancellationToken)
     {
@@ -98,10 +103,12 @@ public static class SegmentationApi
             return Problems.BadRequest("Invalid image list", $"Send between 1 and {MaxImagesPerRequest} image ids.");
         }
 
-        if (Validate(request.Model, request.Threshold, request.DetectHoles, request.Priority, request.Force, options.Value) is not { } parameters)
+        if (Validate(request.Model, request.Threshold, request.Priority, options.Value) is { Count: > 0 } errors)
         {
-            return InvalidParameters(request.Model, options.Value);
+            return InvalidParameters(errors);
         }
+
+        var parameters = WithDefaults(request.Model, request.Threshold, request.DetectHoles, request.Priority, request.Force, options.Value);
 
         if (!await db.OwnsProjectAsync(ownerId, projectId, cancellationToken))
         {
@@ -151,9 +158,12 @@ public static class SegmentationApi
     public static async Task<Ok<CancelledDto>> CancelAllAsync(ClaimsPrincipal user, SegmentationRequests requests, CancellationToken cancellationToken) =>
         TypedResults.Ok(ToDto(await requests.CancelAsync(user.Id(), tasks => tasks, cancellationToken)));
 
-    public static async Task<Ok<QueueStatistics>> GetStatisticsAsync(ClaimsPrincipal user, CellSegDbContext db, CancellationToken cancellationToken)
+    public static async Task<Ok<QueueStatistics>> GetStatisticsAsync(ClaimsPrincipal user, CellSegDbContext db, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await ReadStatisticsAsync(db, user.Id(), cancellationToken));
+
+    /// <summary>The statistics of one user, as the stats endpoint and the real-time channel send them.</summary>
+    internal static async Task<QueueStatistics> ReadStatisticsAsync(CellSegDbContext db, Guid ownerId, CancellationToken cancellationToken)
     {
-        var ownerId = user.Id();
         var rows = await db.SegmentationTasks.AsNoTracking()
             .Where(t => t.OwnerId == ownerId)
             .GroupBy(t => new { t.ProjectId, t.Status })
@@ -182,29 +192,41 @@ public static class SegmentationApi
                 byStatus.GetValueOrDefault(SegmentationTaskStatus.Cancelled));
         }
 
-        return TypedResults.Ok(new QueueStatistics(
+        return new QueueStatistics(
             Counts(rows.Select(r => (r.Status, r.Count))),
             [.. rows.GroupBy(r => r.ProjectId).Select(g => new ProjectCounts(g.Key, Counts(g.Select(r => (r.Status, r.Count)))))],
             running,
             overall.Where(o => o.Status == SegmentationTaskStatus.Queued).Sum(o => o.Count),
-            overall.Where(o => o.Status == SegmentationTaskStatus.Processing).Sum(o => o.Count)));
+            overall.Where(o => o.Status == SegmentationTaskStatus.Processing).Sum(o => o.Count));
     }
 
-    private static SegmentationParameters? Validate(string? model, float? threshold, bool? detectHoles, int? priority, bool? force, SegmentationOptions options)
+    /// <summary>The reasons each given parameter is invalid, keyed by its name; empty when they are all valid.</summary>
+    private static Dictionary<string, string[]> Validate(string? model, float? threshold, int? priority, SegmentationOptions options)
     {
-        var chosen = model ?? options.DefaultModel;
-        var t = threshold ?? 0.5f;
-        var p = priority ?? 0;
-        return options.Models.Contains(chosen, StringComparer.Ordinal) && t is >= 0.1f and <= 0.9f && p is >= 0 and <= 10
-            ? new SegmentationParameters(chosen, t, detectHoles ?? true, p, force ?? false)
-            : null;
+        var errors = new Dictionary<string, string[]>();
+        if (model is not null && !options.Models.Contains(model, StringComparer.Ordinal))
+        {
+            errors["model"] = [$"'{model}' is not one of {string.Join(", ", options.Models)}."];
+        }
+
+        if (threshold is { } t && t is not (>= 0.1f and <= 0.9f))
+        {
+            errors["threshold"] = [$"threshold is between 0.1 and 0.9, not {t}."];
+        }
+
+        if (priority is { } p && p is not (>= 0 and <= 10))
+        {
+            errors["priority"] = [$"priority is between 0 and 10, not {p}."];
+        }
+
+        return errors;
     }
 
-    private static ProblemHttpResult InvalidParameters(string? model, SegmentationOptions options) =>
-        TypedResults.Problem(
-            title: "Invalid segmentation parameters",
-            detail: $"model must be one of {string.Join(", ", options.Models)}{(model is null ? "" : $" (got '{model}')")}; threshold between 0.1 and 0.9; priority between 0 and 10.",
-            statusCode: StatusCodes.Status400BadRequest);
+    private static SegmentationParameters WithDefaults(string? model, float? threshold, bool? detectHoles, int? priority, bool? force, SegmentationOptions options) =>
+        new(model ?? options.DefaultModel, threshold ?? 0.5f, detectHoles ?? true, priority ?? 0, force ?? false);
+
+    private static ValidationProblem InvalidParameters(Dictionary<string, string[]> errors) =>
+        TypedResults.ValidationProblem(errors, title: "Invalid segmentation parameters");
 
     private static TaskDto ToDto(SegmentationTask task) => new(
         task.Id, task.ImageId, task.BatchId, task.Model, task.Threshold, task.DetectHoles, task.Priority,

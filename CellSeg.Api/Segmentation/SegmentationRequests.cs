@@ -75,9 +75,10 @@ public sealed partial class SegmentationRequests(
 
         try
         {
-            await dispatcher.DispatchAsync(queued, cancellationToken);
+            // Announced before dispatching, so no worker can announce "processing" ahead of "queued".
             // Pipelined: a batch of thousands must not wait for a round trip per event.
             await Task.WhenAll(queued.Select(task => events.PublishAsync(ToEvent(task, "queued", now), cancellationToken)));
+            await dispatcher.DispatchAsync(queued, cancellationToken);
         }
         catch (StackExchange.Redis.RedisException ex)
         {

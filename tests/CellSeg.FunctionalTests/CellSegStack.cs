@@ -12,12 +12,16 @@ namespace CellSeg.FunctionalTests;
 /// </summary>
 public sealed class CellSegStack : IAsyncDisposable
 {
+    private readonly IReadOnlyDictionary<string, string?> _apiSettings;
+
     private CellSegStack(
         ServiceFactory<InferenceTelemetry> inference,
         ServiceFactory<ApiTelemetry> api,
         ServiceFactory<QueueWorkerTelemetry> worker,
-        string streamKey)
+        string streamKey,
+        IReadOnlyDictionary<string, string?> apiSettings)
     {
+        _apiSettings = apiSettings;
         Inference = inference;
         Api = api;
         Worker = worker;
@@ -30,7 +34,11 @@ public sealed class CellSegStack : IAsyncDisposable
     public string StreamKey { get; }
 
     public static async Task<CellSegStack> StartAsync(
-        string database, string redis, CancellationToken cancellationToken, IReadOnlyDictionary<string, string?>? workerSettings = null)
+        string database,
+        string redis,
+        CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string?>? workerSettings = null,
+        IReadOnlyDictionary<string, string?>? apiSettings = null)
     {
         var streamKey = $"cellseg:test:{Guid.NewGuid():N}";
         var shared = new Dictionary<string, string?>
@@ -46,12 +54,13 @@ public sealed class CellSegStack : IAsyncDisposable
             ["Inference:ModelsPath"] = Path.Combine(RepositoryLayout.Root, "models"),
             ["Inference:Models:0"] = "hrnet",
         });
-        var api = new ServiceFactory<ApiTelemetry>(shared);
+        var allApiSettings = shared.Concat(apiSettings ?? new Dictionary<string, string?>()).ToDictionary();
+        var api = new ServiceFactory<ApiTelemetry>(allApiSettings);
         var worker = new ServiceFactory<QueueWorkerTelemetry>(new Dictionary<string, string?>(shared)
         {
             ["services:inference:http:0"] = inference.Url.ToString(),
         }.Concat(workerSettings ?? new Dictionary<string, string?>()).ToDictionary());
-        var stack = new CellSegStack(inference, api, worker, streamKey);
+        var stack = new CellSegStack(inference, api, worker, streamKey, allApiSettings);
 
         try
         {
@@ -74,6 +83,22 @@ public sealed class CellSegStack : IAsyncDisposable
         var client = new CellSegApiClient(Api.CreateHttpClient());
         await client.SignInAsync(email, "Test-password-1", cancellationToken);
         return client;
+    }
+
+    /// <summary>Another Api replica on the same stores, as a scaled deployment runs them; the caller disposes it.</summary>
+    public async Task<ServiceFactory<ApiTelemetry>> StartApiReplicaAsync(CancellationToken cancellationToken)
+    {
+        var replica = new ServiceFactory<ApiTelemetry>(_apiSettings);
+        try
+        {
+            await StartAsync(replica, replica.Url, cancellationToken);
+            return replica;
+        }
+        catch
+        {
+            await replica.DisposeAsync();
+            throw;
+        }
     }
 
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)

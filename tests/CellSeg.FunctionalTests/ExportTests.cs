@@ -93,9 +93,20 @@ public sealed class ExportTests(StoresFixture stores) : IAsyncLifetime
             }
 
             var box = metrics.GetProperty("boundingBox");
+            var bbox = annotation.GetProperty("bbox").EnumerateArray().Select(v => v.GetDouble()).ToArray();
             Assert.Equal(
                 [box.GetProperty("x").GetDouble(), box.GetProperty("y").GetDouble(), box.GetProperty("width").GetDouble(), box.GetProperty("height").GetDouble()],
-                annotation.GetProperty("bbox").EnumerateArray().Select(v => v.GetDouble()));
+                bbox);
+
+            // As a COCO reader takes it: rings of at least three x,y pairs inside the box, an area the box can hold.
+            Assert.All(rings, ring =>
+            {
+                var xy = ring.EnumerateArray().Select(v => v.GetDouble()).ToArray();
+                Assert.True(xy.Length >= 6 && xy.Length % 2 == 0, $"A ring of {xy.Length} numbers.");
+                Assert.All(xy.Where((_, i) => i % 2 == 0), x => Assert.InRange(x, bbox[0], bbox[0] + bbox[2]));
+                Assert.All(xy.Where((_, i) => i % 2 == 1), y => Assert.InRange(y, bbox[1], bbox[1] + bbox[3]));
+            });
+            Assert.InRange(annotation.GetProperty("area").GetDouble(), 1, bbox[2] * bbox[3]);
         }
 
         Assert.True(holesSeen >= 1, "The ring spheroid's hole is exported as a second ring.");

@@ -1,0 +1,191 @@
+using System.Net;
+using System.Net.Http.Json;
+using CellSeg.Data;
+using CellSeg.Data.Model;
+using CellSeg.LoadGen;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+
+namespace CellSeg.FunctionalTests;
+
+/// <summary>
+/// What the Api does with segmentation requests and cancellations before any worker takes them: this class stops
+/// its worker, so every task stays exactly where the Api put it.
+/// </summary>
+public sealed class SegmentationRequestTests(StoresFixture stores) : IAsyncLifetime
+{
+    private CellSegStack _stack = null!;
+    private CellSegApiClient _client = null!;
+
+    public sealed record TaskDto(Guid Id, Guid ImageId, Guid? BatchId, string Model, float Threshold, bool DetectHoles, int Priority, string Status);
+
+    public sealed record BatchDto(Guid BatchId, IReadOnlyList<TaskDto> Queued, IReadOnlyList<TaskDto> AlreadyActive, IReadOnlyList<Guid> AlreadySegmented, IReadOnlyList<Guid> NotFound);
+
+    public sealed record CancelledDto(int Cancelled, IReadOnlyList<Guid> TaskIds);
+
+    public sealed record TaskCounts(int Queued, int Processing, int Completed, int Failed, int Cancelled);
+
+    public sealed record Statistics(TaskCounts Mine, int QueuedOverall);
+
+    public sealed record ImagePage(IReadOnlyList<CellSegApiClient.ImageDto> Items, int Page, int PageSize, int Total);
+
+    public async ValueTask InitializeAsync()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        _stack = await CellSegStack.StartAsync(await stores.CreateDatabaseAsync(ct), stores.Redis.ConnectionString, ct);
+        await _stack.Worker.DisposeAsync();
+        _client = await _stack.SignInAsync("requests@cellseg.test", ct);
+    }
+
+    [Fact]
+    public async Task AnImageAlreadyQueuedIsNotQueuedTwiceAndASegmentedOneOnlyWhenForced()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (_, images) = await UploadAsync(_client, "Twice", 2, ct);
+
+        var stream = _stack.Api.Services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
+        var first = await RequestAsync(images[0], new { model = "hrnet", threshold = 0.3, priority = 4, detectHoles = false }, HttpStatusCode.Accepted, ct);
+        var queuedEntries = await stream.StreamLengthAsync(_stack.StreamKey);
+        var second = await RequestAsync(images[0], new { model = "hrnet", threshold = 0.7 }, HttpStatusCode.Accepted, ct);
+
+        Assert.Equal(("queued", 0.3f, 4, false, (Guid?)null), (first.Status, first.Threshold, first.Priority, first.DetectHoles, first.BatchId));
+        Assert.Equal(first, second);
+        Assert.Equal(queuedEntries, await stream.StreamLengthAsync(_stack.StreamKey));
+        await using (var scope = _stack.Api.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<CellSegDbContext>();
+            Assert.Equal(1, await db.SegmentationTasks.CountAsync(t => t.ImageId == images[0], ct));
+            await db.Images.Where(i => i.Id == images[1]).ExecuteUpdateAsync(set => set.SetProperty(i => i.Status, ImageStatus.Segmented), ct);
+        }
+
+        using (var segmented = await _client.Http.PostAsJsonAsync($"/api/images/{images[1]}/segmentation", new { model = "hrnet" }, ct))
+        {
+            var problem = await ProjectsApiTests.AssertProblemAsync(segmented, HttpStatusCode.Conflict);
+            Assert.Equal("Already segmented", problem.Title);
+            Assert.Contains("force", problem.Detail, StringComparison.Ordinal);
+        }
+
+        var forced = await RequestAsync(images[1], new { model = "hrnet", force = true }, HttpStatusCode.Accepted, ct);
+        Assert.Equal(("queued", 0.5f, 0, true), (forced.Status, forced.Threshold, forced.Priority, forced.DetectHoles));
+        Assert.Equal("queued", (await _client.GetImageAsync(images[1], ct)).Status);
+    }
+
+    [Fact]
+    public async Task ABatchReportsWhatItQueuedAndWhyItLeftTheRest()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (project, images) = await UploadAsync(_client, "Batch", 3, ct);
+        var (_, elsewhere) = await UploadAsync(_client, "Elsewhere", 1, ct);
+        var active = await RequestAsync(images[1], new { model = "hrnet" }, HttpStatusCode.Accepted, ct);
+        await using (var scope = _stack.Api.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<CellSegDbContext>();
+            await db.Images.Where(i => i.Id == images[2]).ExecuteUpdateAsync(set => set.SetProperty(i => i.Status, ImageStatus.Segmented), ct);
+        }
+
+        var unknown = Guid.NewGuid();
+        using var response = await _client.Http.PostAsJsonAsync(
+            $"/api/projects/{project}/segmentation",
+            new { imageIds = new[] { images[0], images[1], images[2], unknown, elsewhere[0], images[0] }, model = "hrnet", priority = 2 },
+            ct);
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var batch = (await response.Content.ReadFromJsonAsync<BatchDto>(ct))!;
+        var queued = Assert.Single(batch.Queued);
+        Assert.Equal((images[0], (Guid?)batch.BatchId, 2), (queued.ImageId, queued.BatchId, queued.Priority));
+        Assert.Equal([active.Id], batch.AlreadyActive.Select(t => t.Id));
+        Assert.Equal([images[2]], batch.AlreadySegmented);
+        Assert.Equal([unknown, elsewhere[0]], batch.NotFound);
+
+        foreach (var body in new object[] { new { imageIds = Array.Empty<Guid>() }, new { model = "hrnet" }, new { imageIds = Enumerable.Range(0, 10_001).Select(_ => Guid.NewGuid()) } })
+        {
+            using var invalid = await _client.Http.PostAsJsonAsync($"/api/projects/{project}/segmentation", body, ct);
+            var problem = await ProjectsApiTests.AssertProblemAsync(invalid, HttpStatusCode.BadRequest);
+            Assert.Equal("Invalid image list", problem.Title);
+        }
+    }
+
+    [Fact]
+    public async Task CancellingAnImageOrEverythingCancelsOnlyTheCallersTasks()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var user = await _stack.SignInAsync("cancels@cellseg.test", ct);
+        var other = await _stack.SignInAsync("keeps@cellseg.test", ct);
+        var (project, images) = await UploadAsync(user, "Cancel", 3, ct);
+        var (otherProject, otherImages) = await UploadAsync(other, "Keep", 1, ct);
+        var batch = await user.RequestBatchSegmentationAsync(project, images, "hrnet", ct);
+        await other.RequestBatchSegmentationAsync(otherProject, otherImages, "hrnet", ct);
+        var taskOf = batch.Queued.ToDictionary(t => t.ImageId, t => t.Id);
+
+        var one = await CancelAsync(user, $"/api/images/{images[0]}/segmentation/cancel", ct);
+        Assert.Equal(1, one.Cancelled);
+        Assert.Equal([taskOf[images[0]]], one.TaskIds);
+        Assert.Equal("none", (await user.GetImageAsync(images[0], ct)).Status);
+        Assert.Equal(0, (await CancelAsync(user, $"/api/images/{images[0]}/segmentation/cancel", ct)).Cancelled);
+
+        var all = await CancelAsync(user, "/api/segmentation/cancel", ct);
+        Assert.Equal(2, all.Cancelled);
+        Assert.Equal(new[] { taskOf[images[1]], taskOf[images[2]] }.Order(), all.TaskIds.Order());
+        Assert.All(await user.ListImagesAsync(project, ct), i => Assert.Equal("none", i.Status));
+        Assert.Equal("queued", Assert.Single(await other.ListImagesAsync(otherProject, ct)).Status);
+
+        var mine = await user.Http.GetFromJsonAsync<Statistics>("/api/segmentation/stats", ct);
+        var theirs = await other.Http.GetFromJsonAsync<Statistics>("/api/segmentation/stats", ct);
+        Assert.Equal(new TaskCounts(0, 0, 0, 0, 3), mine!.Mine);
+        Assert.Equal(new TaskCounts(1, 0, 0, 0, 0), theirs!.Mine);
+        Assert.True(mine.QueuedOverall >= 1, "The other user's task is still in the queue.");
+    }
+
+    [Fact]
+    public async Task ImagesAreListedByStatusAndPaged()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (project, images) = await UploadAsync(_client, "Listing", 4, ct);
+        await _client.RequestBatchSegmentationAsync(project, [images[1], images[3]], "hrnet", ct);
+
+        Assert.Equal([images[1], images[3]], (await ListAsync(project, "?status=queued", ct)).Items.Select(i => i.Id));
+        Assert.Equal([images[1], images[3]], (await ListAsync(project, "?status=Queued", ct)).Items.Select(i => i.Id));
+        Assert.Equal([images[0], images[2]], (await ListAsync(project, "?status=none", ct)).Items.Select(i => i.Id));
+        Assert.Equal(0, (await ListAsync(project, "?status=segmented", ct)).Total);
+        var second = await ListAsync(project, "?page=2&pageSize=3", ct);
+        Assert.Equal((4, 2, 3), (second.Total, second.Page, second.PageSize));
+        Assert.Equal([images[3]], second.Items.Select(i => i.Id));
+
+        foreach (var query in new[] { "?status=done", "?status=1", "?page=0", "?pageSize=0", "?pageSize=101" })
+        {
+            using var response = await _client.Http.GetAsync($"/api/projects/{project}/images{query}", ct);
+            await ProjectsApiTests.AssertProblemAsync(response, HttpStatusCode.BadRequest);
+        }
+    }
+
+    private async Task<TaskDto> RequestAsync(Guid imageId, object body, HttpStatusCode expected, CancellationToken ct)
+    {
+        using var response = await _client.Http.PostAsJsonAsync($"/api/images/{imageId}/segmentation", body, ct);
+        Assert.Equal(expected, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<TaskDto>(ct))!;
+    }
+
+    private static async Task<CancelledDto> CancelAsync(CellSegApiClient client, string url, CancellationToken ct)
+    {
+        using var response = await client.Http.PostAsync(url, null, ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<CancelledDto>(ct))!;
+    }
+
+    private async Task<ImagePage> ListAsync(Guid project, string query, CancellationToken ct)
+    {
+        using var response = await _client.Http.GetAsync($"/api/projects/{project}/images{query}", ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<ImagePage>(ct))!;
+    }
+
+    private static async Task<(Guid Project, Guid[] Images)> UploadAsync(CellSegApiClient client, string name, int count, CancellationToken ct)
+    {
+        var project = await client.CreateProjectAsync(name, ct);
+        var upload = await client.UploadAsync(project.Id, Enumerable.Range(0, count).Select(i => ($"{i}.png", ProjectsApiTests.Png(24 + i, 24))), ct);
+        return (project.Id, [.. upload.Images.Select(i => i.Id)]);
+    }
+
+    public async ValueTask DisposeAsync() => await _stack.DisposeAsync();
+}
