@@ -38,6 +38,14 @@ public static class NpgsqlDbContextExtensions
                 csb.Timeout = 5;
             }
 
+            // The services send the same few statements all day: prepared once per connection, Postgres stops
+            // parsing and planning them on every call (a third of its CPU in the orchestration scenario).
+            if (!connectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase))
+            {
+                csb.MaxAutoPrepare = 64;
+                csb.AutoPrepareMinUsages = 2;
+            }
+
             return new NpgsqlDataSourceBuilder(csb.ConnectionString).Build();
         });
 
