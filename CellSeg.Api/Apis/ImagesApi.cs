@@ -119,7 +119,7 @@ public static class ImagesApi
             return Problems.NotFound("project", projectId);
         }
 
-        var query = db.Images.Where(i => i.ProjectId == projectId);
+        var query = db.Images.AsNoTracking().Where(i => i.ProjectId == projectId);
         if (wanted is { } only)
         {
             query = query.Where(i => i.Status == only);
@@ -136,7 +136,7 @@ public static class ImagesApi
     public static async Task<Results<Ok<ImageDto>, ProblemHttpResult>> GetImageAsync(
         Guid imageId, ClaimsPrincipal user, CellSegDbContext db, CancellationToken cancellationToken)
     {
-        var image = await OwnedImages(db, user).SingleOrDefaultAsync(i => i.Id == imageId, cancellationToken);
+        var image = await OwnedImages(db, user).AsNoTracking().SingleOrDefaultAsync(i => i.Id == imageId, cancellationToken);
         return image is null ? Problems.NotFound("image", imageId) : TypedResults.Ok(ToDto(image));
     }
 

@@ -45,7 +45,7 @@ public static class ProjectsApi
             return InvalidName();
         }
 
-        var project = new Project { Name = name, OwnerId = user.Id() };
+        var project = new Project(DateTimeOffset.UtcNow) { Name = name, OwnerId = user.Id() };
         db.Projects.Add(project);
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Created($"/api/projects/{project.Id}", new ProjectDto(project.Id, project.Name, 0, project.CreatedAt, project.UpdatedAt));

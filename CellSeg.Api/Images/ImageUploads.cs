@@ -134,7 +134,7 @@ public sealed class ImageUploads(CellSegDbContext db, IOptions<UploadOptions> op
         return await strategy.ExecuteAsync(async ct =>
         {
             db.ChangeTracker.Clear();
-            var image = new Image
+            var image = new Image(DateTimeOffset.UtcNow)
             {
                 ProjectId = projectId,
                 FileName = fileName,

@@ -35,7 +35,7 @@ public sealed partial class SegmentationRequests(
         var now = time.GetUtcNow();
         var queued = images
             .Where(i => !activeImages.Contains(i.Id) && (parameters.Force || i.Status != ImageStatus.Segmented))
-            .Select(i => new SegmentationTask
+            .Select(i => new SegmentationTask(now)
             {
                 ImageId = i.Id,
                 ProjectId = i.ProjectId,

@@ -246,7 +246,7 @@ public sealed partial class SegmentationTaskRunner(
                     .SetProperty(t => t.CompletedAt, now)
                     .SetProperty(t => t.Error, (string?)null),
                     ct);
-            db.SegmentationResults.AddRange(storing.Select(a => new SegmentationResult
+            db.SegmentationResults.AddRange(storing.Select(a => new SegmentationResult(now)
             {
                 TaskId = a.Delivery.Item.TaskId,
                 ImageId = a.Delivery.Item.ImageId,
@@ -254,7 +254,7 @@ public sealed partial class SegmentationTaskRunner(
                 Width = a.Result.Width,
                 Height = a.Result.Height,
                 ObjectCount = a.Result.ObjectCount,
-                Objects = a.Result.Objects.GetRawText(),
+                Objects = a.Result.ObjectsJson,
                 Device = a.Result.Device,
                 BatchSize = a.Result.BatchSize,
                 InferenceMs = a.Result.Timings.InferenceMs,

@@ -83,9 +83,13 @@ public sealed class CellSegApiClient(HttpClient http)
         return images;
     }
 
-    public async Task<TaskDto> RequestSegmentationAsync(Guid imageId, string? model, CancellationToken cancellationToken)
+    public async Task<TaskDto> RequestSegmentationAsync(Guid imageId, string? model, CancellationToken cancellationToken) =>
+        await RequestSegmentationAsync(imageId, model, force: false, cancellationToken);
+
+    /// <summary>Queues one image; <paramref name="force"/> queues a segmented one again.</summary>
+    public async Task<TaskDto> RequestSegmentationAsync(Guid imageId, string? model, bool force, CancellationToken cancellationToken)
     {
-        using var response = await http.PostAsJsonAsync($"/api/images/{imageId}/segmentation", new { model }, cancellationToken);
+        using var response = await http.PostAsJsonAsync($"/api/images/{imageId}/segmentation", new { model, force }, cancellationToken);
         return await ReadAsync<TaskDto>(response, cancellationToken);
     }
 

@@ -60,7 +60,9 @@ try
                 ImagesPerClient: options.Number("images-per-client", 100),
                 Workers: options.Number("workers", 1),
                 Folder: options.Text("folder", Path.Combine(RepositoryLayout.Root, ".local", "orchestration")),
-                TimeoutSeconds: options.Number("timeout", 600)),
+                TimeoutSeconds: options.Number("timeout", 600),
+                RequestsPerClientPerSecond: double.Parse(options.Text("rate", "2"), System.Globalization.CultureInfo.InvariantCulture),
+                Seconds: options.Number("seconds", 10)),
             cancellation.Token),
         "quality" => await QualityScenario.RunAsync(QualityScenario.Options.From(options), cancellation.Token),
         _ => Usage(),
@@ -86,9 +88,10 @@ static int Usage()
                   --model hrnet  --threshold 0.5 (default: model.json)  --write (models/<name>/quality.json)  --models DIR  --heldout DIR  --threads N
           e2e     users segmenting at once through the whole topology
                   --users 8  --images-per-user 50  --model hrnet  --workers 1  --inference 1  --api URL
-          orchestration  the queue alone (Inference serves the no-op model): clients submitting one image per request,
-                  then a backlog of every image at once; throughput, submission latency, resident memory
-                  --clients 100  --images-per-client 100  --workers 1
+          orchestration  the queue alone (Inference serves the no-op model): a backlog of every image at once (resident
+                  memory, drain rate), the same by batch requests with the workers running (throughput), then clients
+                  asking for one image at a time at a steady pace (request latency)
+                  --clients 100  --images-per-client 100  --workers 1  --rate 2 (requests per client per second)  --seconds 10
           fairness  one user with 1,000 images and seven with 10 each, against the seven alone
                   --model hrnet  --workers 1  --inference 1  --api URL
           (--workers and --inference are the QueueWorker and Inference replicas of the local topology; not with --api)

@@ -175,7 +175,7 @@ public sealed class ResultsApiTests(StoresFixture stores) : IAsyncLifetime
         await using var scope = _stack.Api.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<CellSegDbContext>();
         var owner = await db.Projects.Where(p => p.Id == project.Id).Select(p => p.OwnerId).SingleAsync(ct);
-        var task = new SegmentationTask
+        var task = new SegmentationTask(DateTimeOffset.UtcNow)
         {
             ImageId = image.Id,
             ProjectId = project.Id,
@@ -185,7 +185,7 @@ public sealed class ResultsApiTests(StoresFixture stores) : IAsyncLifetime
             Attempts = 1,
         };
         db.SegmentationTasks.Add(task);
-        db.SegmentationResults.Add(new SegmentationResult
+        db.SegmentationResults.Add(new SegmentationResult(DateTimeOffset.UtcNow)
         {
             TaskId = task.Id,
             ImageId = image.Id,

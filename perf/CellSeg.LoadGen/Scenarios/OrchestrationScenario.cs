@@ -9,14 +9,18 @@ namespace CellSeg.LoadGen.Scenarios;
 
 /// <summary>
 /// The queue itself, without a network: Inference serves the built-in <c>noop</c> model, so what is measured is
-/// Api → stream → worker → Inference → Postgres. Many clients submit one image per request at once (throughput
-/// and submission latency); then, with the workers paused, every image is queued again so that the whole backlog
-/// waits at once, and the resident memory of Api and workers is sampled while it waits and while it drains.
-/// Always starts its own local topology: the backlog phase pauses the worker processes.
+/// Api → stream → worker → Inference → Postgres. (1) With the workers paused, every client queues all its images
+/// so that the whole backlog waits at once; the resident memory of Api and workers is sampled while it waits and
+/// while it drains. (2) The same requests with the workers running: throughput from the first request to the last
+/// result. (3) Every client asks for one image at a time at a steady pace: how long the Api takes to accept a
+/// request while the pipeline runs. Always starts its own local topology: phase 1 pauses the worker processes.
 /// </summary>
 public static class OrchestrationScenario
 {
-    public sealed record Options(int Clients, int ImagesPerClient, int Workers, string Folder, int TimeoutSeconds);
+    /// <param name="RequestsPerClientPerSecond">Phase 3's pace: each client's steady rate of one-image requests.</param>
+    /// <param name="Seconds">How long phase 3 lasts.</param>
+    public sealed record Options(
+        int Clients, int ImagesPerClient, int Workers, string Folder, int TimeoutSeconds, double RequestsPerClientPerSecond = 2, int Seconds = 10);
 
     private sealed record Client(CellSegApiClient Api, Guid ProjectId, IReadOnlyList<Guid> ImageIds);
 
@@ -35,39 +39,17 @@ public static class OrchestrationScenario
         Console.WriteLine($"Preparing {options.Clients} users with {options.ImagesPerClient} images each");
         var clients = await PrepareAsync(topology.Api.Url, options, images, cancellationToken);
 
-        // Phase 1: every client submits its images one request at a time, all clients at once.
-        Console.WriteLine($"Phase 1: {options.Clients} clients submit {total} images one request each");
-        var submitted = DateTimeOffset.UtcNow;
-        var submissions = new ConcurrentBag<double>();
-        var submitting = Task.WhenAll(clients.Select(async client =>
-        {
-            foreach (var imageId in client.ImageIds)
-            {
-                var started = Stopwatch.GetTimestamp();
-                await client.Api.RequestSegmentationAsync(imageId, "noop", cancellationToken);
-                submissions.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            }
-        }));
-        await submitting;
-        var submittedIn = (DateTimeOffset.UtcNow - submitted).TotalSeconds;
-        var phase1 = await WaitForCompletionAsync(database, total, since: submitted, options.TimeoutSeconds, cancellationToken);
-        var throughput = phase1.Done / (phase1.Last!.Value - submitted).TotalSeconds;
-        var submissionLatencies = submissions.ToArray();
-        Console.WriteLine(string.Create(c,
-            $"  submitted in {submittedIn:F1} s ({total / submittedIn:F0} requests/s); {phase1.Done} segmented in {(phase1.Last.Value - submitted).TotalSeconds:F1} s = {throughput:F0} img/s"));
-        Console.WriteLine(string.Create(c,
-            $"  submission latency p50 {Percentile(submissionLatencies, 0.50):F1} ms, p95 {Percentile(submissionLatencies, 0.95):F1} ms, p99 {Percentile(submissionLatencies, 0.99):F1} ms"));
-
-        // Phase 2: the whole set again as one batch per client while the workers are paused: a backlog of every image.
-        Console.WriteLine($"Phase 2: workers paused, {total} images queued again, then the workers resume");
+        // Phase 1: the whole set queued at once (one batch request per client) while the workers are paused, so
+        // that every task waits in Postgres and the stream together; then the workers resume and drain it.
+        Console.WriteLine($"Phase 1: workers paused, {total} images queued by {options.Clients} batch requests, then the workers resume");
         foreach (var worker in topology.Workers)
         {
             await SignalAsync(worker, "STOP", cancellationToken);
         }
 
-        var queuedAt = DateTimeOffset.UtcNow;
         var backlogStarted = memory.Mark();
-        await Task.WhenAll(clients.Select(client => client.Api.RequestBatchSegmentationAsync(client.ProjectId, client.ImageIds, "noop", force: true, cancellationToken)));
+        var queuedAt = DateTimeOffset.UtcNow;
+        await Task.WhenAll(clients.Select(client => client.Api.RequestBatchSegmentationAsync(client.ProjectId, client.ImageIds, "noop", cancellationToken)));
         var queued = await CountQueuedAsync(database, cancellationToken);
         await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
         var apiWithBacklog = memory.PeakSince(backlogStarted, topology.Api);
@@ -78,22 +60,48 @@ public static class OrchestrationScenario
             await SignalAsync(worker, "CONT", cancellationToken);
         }
 
-        var phase2 = await WaitForCompletionAsync(database, total, since: queuedAt, options.TimeoutSeconds, cancellationToken);
-        var drain = phase2.Done / (phase2.Last!.Value - resumed).TotalSeconds;
-        var workerPeak = topology.Workers.Max(w => memory.PeakSince(backlogStarted, w));
-        var apiPeak = memory.PeakSince(0, topology.Api);
-        Console.WriteLine(string.Create(c, $"  backlog drained in {(phase2.Last.Value - resumed).TotalSeconds:F1} s = {drain:F0} img/s; worker resident peak {workerPeak:F0} MB"));
+        var backlog = await WaitForCompletionAsync(database, total, since: queuedAt, options.TimeoutSeconds, cancellationToken);
+        var drain = backlog.Done / (backlog.Last!.Value - resumed).TotalSeconds;
+        var workerWithBacklog = topology.Workers.Max(w => memory.PeakSince(backlogStarted, w));
+        Console.WriteLine(string.Create(c,
+            $"  drained in {(backlog.Last.Value - resumed).TotalSeconds:F1} s = {drain:F0} img/s; worker resident peak {workerWithBacklog:F0} MB"));
 
+        // Phase 2: the same again with the workers running: submission, stream, worker, Inference and Postgres
+        // together, timed from the first request to the last result.
+        Console.WriteLine($"Phase 2: {options.Clients} clients each ask for their {options.ImagesPerClient} images again (one batch request each)");
+        var submitted = DateTimeOffset.UtcNow;
+        await Task.WhenAll(clients.Select(client => client.Api.RequestBatchSegmentationAsync(client.ProjectId, client.ImageIds, "noop", force: true, cancellationToken)));
+        var batches = await WaitForCompletionAsync(database, total, since: submitted, options.TimeoutSeconds, cancellationToken);
+        var throughput = batches.Done / (batches.Last!.Value - submitted).TotalSeconds;
+        Console.WriteLine(string.Create(c, $"  {batches.Done} segmented in {(batches.Last.Value - submitted).TotalSeconds:F1} s = {throughput:F0} img/s"));
+
+        // Phase 3: interactive use: every client asks for one image at a time at its own steady pace, all at once,
+        // while the pipeline serves them; the time the Api takes to accept each request.
+        var rate = options.Clients * options.RequestsPerClientPerSecond;
+        Console.WriteLine(string.Create(c,
+            $"Phase 3: {options.Clients} clients, each one image request every {1000 / options.RequestsPerClientPerSecond:F0} ms ({rate:F0} requests/s), for {options.Seconds} s"));
+        var submissions = new ConcurrentBag<double>();
+        var paced = DateTimeOffset.UtcNow;
+        var sent = await Task.WhenAll(clients.Select((client, index) => SubmitPacedAsync(client, index, options, submissions, cancellationToken)));
+        var pacedSeconds = (DateTimeOffset.UtcNow - paced).TotalSeconds;
+        var interactive = await WaitForCompletionAsync(database, sent.Sum(), since: paced, options.TimeoutSeconds, cancellationToken);
+        var submissionLatencies = submissions.ToArray();
+        Console.WriteLine(string.Create(c,
+            $"  {sent.Sum()} requests in {pacedSeconds:F1} s ({sent.Sum() / pacedSeconds:F0}/s); accepted in p50 {Percentile(submissionLatencies, 0.50):F1} ms, p95 {Percentile(submissionLatencies, 0.95):F1} ms, p99 {Percentile(submissionLatencies, 0.99):F1} ms; segmented p95 {Percentile(interactive.LatenciesMs, 0.95):F0} ms after the request"));
+
+        var apiPeak = memory.PeakSince(0, topology.Api);
+        var workerPeak = topology.Workers.Max(w => memory.PeakSince(0, w));
         var (lost, duplicates) = await CountLostAndDuplicatesAsync(database, cancellationToken);
         Console.WriteLine();
-        Console.WriteLine($"{"figure",-36} {"value",10}");
-        Console.WriteLine(string.Create(c, $"{"images/s (submit → segmented)",-36} {throughput,10:F0}"));
-        Console.WriteLine(string.Create(c, $"{"images/s (backlog drain)",-36} {drain,10:F0}"));
-        Console.WriteLine(string.Create(c, $"{"submission p99 ms (" + options.Clients + " clients)",-36} {Percentile(submissionLatencies, 0.99),10:F1}"));
-        Console.WriteLine(string.Create(c, $"{"tasks queued at once",-36} {queued,10}"));
-        Console.WriteLine(string.Create(c, $"{"Api resident peak MB",-36} {apiPeak,10:F0}"));
-        Console.WriteLine(string.Create(c, $"{"worker resident peak MB (backlog)",-36} {workerPeak,10:F0}"));
-        Console.WriteLine(string.Create(c, $"{"lost / duplicates",-36} {lost + " / " + duplicates,10}"));
+        Console.WriteLine($"{"figure",-44} {"value",10}");
+        Console.WriteLine(string.Create(c, $"{"images/s, batch requests → segmented",-44} {throughput,10:F0}"));
+        Console.WriteLine(string.Create(c, $"{"images/s, backlog drain",-44} {drain,10:F0}"));
+        Console.WriteLine(string.Create(c, $"{"request p99 ms, " + options.Clients + " clients at " + rate.ToString("F0", c) + "/s",-44} {Percentile(submissionLatencies, 0.99),10:F1}"));
+        Console.WriteLine(string.Create(c, $"{"tasks queued at once",-44} {queued,10}"));
+        Console.WriteLine(string.Create(c, $"{"Api resident MB, backlog queued",-44} {apiWithBacklog,10:F0}"));
+        Console.WriteLine(string.Create(c, $"{"worker resident MB, backlog draining",-44} {workerWithBacklog,10:F0}"));
+        Console.WriteLine(string.Create(c, $"{"Api / worker resident MB, whole run peak",-44} {apiPeak.ToString("F0", c) + " / " + workerPeak.ToString("F0", c),10}"));
+        Console.WriteLine(string.Create(c, $"{"lost / duplicates",-44} {lost + " / " + duplicates,10}"));
         Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["scenario"] = "orchestration",
@@ -104,21 +112,48 @@ public static class OrchestrationScenario
             ["images_s"] = Math.Round(throughput, 1),
             ["drain_images_s"] = Math.Round(drain, 1),
             ["raw_img_s"] = null,
-            ["p50_ms"] = Math.Round(Percentile(phase1.LatenciesMs, 0.50), 1),
-            ["p95_ms"] = Math.Round(Percentile(phase1.LatenciesMs, 0.95), 1),
-            ["p99_ms"] = Math.Round(Percentile(phase1.LatenciesMs, 0.99), 1),
+            ["p50_ms"] = Math.Round(Percentile(batches.LatenciesMs, 0.50), 1),
+            ["p95_ms"] = Math.Round(Percentile(batches.LatenciesMs, 0.95), 1),
+            ["p99_ms"] = Math.Round(Percentile(batches.LatenciesMs, 0.99), 1),
+            ["submit_rate_s"] = Math.Round(sent.Sum() / pacedSeconds, 1),
             ["submit_p50_ms"] = Math.Round(Percentile(submissionLatencies, 0.50), 2),
             ["submit_p95_ms"] = Math.Round(Percentile(submissionLatencies, 0.95), 2),
             ["submit_p99_ms"] = Math.Round(Percentile(submissionLatencies, 0.99), 2),
             ["queued_at_once"] = queued,
-            ["api_rss_mb"] = Math.Round(apiPeak),
-            ["worker_rss_mb"] = Math.Round(workerPeak),
+            ["api_rss_mb_backlog"] = Math.Round(apiWithBacklog),
+            ["worker_rss_mb_backlog"] = Math.Round(workerWithBacklog),
+            ["api_rss_mb_peak"] = Math.Round(apiPeak),
+            ["worker_rss_mb_peak"] = Math.Round(workerPeak),
             ["jain_fairness"] = null,
             ["small_users_p95_ratio"] = null,
             ["lost"] = lost,
             ["duplicates"] = duplicates,
         }));
         return 0;
+    }
+
+    /// <summary>One client's steady requests, one image each, starting at a random phase; returns how many it sent.</summary>
+    private static async Task<int> SubmitPacedAsync(
+        Client client, int index, Options options, ConcurrentBag<double> latencies, CancellationToken cancellationToken)
+    {
+        var interval = TimeSpan.FromSeconds(1 / options.RequestsPerClientPerSecond);
+        var start = Stopwatch.GetTimestamp() + (long)(new Random(index).NextDouble() * interval.TotalSeconds * Stopwatch.Frequency);
+        var count = Math.Min(client.ImageIds.Count, (int)(options.Seconds * options.RequestsPerClientPerSecond));
+        for (var i = 0; i < count; i++)
+        {
+            var due = start + (long)(i * interval.TotalSeconds * Stopwatch.Frequency);
+            var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, cancellationToken);
+            }
+
+            var started = Stopwatch.GetTimestamp();
+            await client.Api.RequestSegmentationAsync(client.ImageIds[i], "noop", force: true, cancellationToken);
+            latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+
+        return count;
     }
 
     private static async Task<List<Client>> PrepareAsync(

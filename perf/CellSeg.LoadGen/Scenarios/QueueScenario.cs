@@ -104,7 +104,8 @@ public static class QueueScenario
             List<CellSegApiClient.ImageDto> current;
             do
             {
-                await Task.Delay(200, cancellationToken);
+                // Completion times come from the images themselves (UpdatedAt); polling more often only loads the Api.
+                await Task.Delay(1000, cancellationToken);
                 current = await p.client.ListImagesAsync(p.project.Id, cancellationToken);
             }
             while (current.Any(i => i.Status is "queued" or "processing" or "none") && deadline.Elapsed.TotalSeconds < options.TimeoutSeconds);
