@@ -15,7 +15,8 @@ namespace CellSeg.LoadGen.Scenarios;
 public static class QueueScenario
 {
     public sealed record Options(
-        string Kind, int Users, int ImagesPerUser, string Model, Uri? Api, string Folder, int TimeoutSeconds, int Workers = 1, int InferenceInstances = 1);
+        string Kind, int Users, int ImagesPerUser, string Model, Uri? Api, string Folder, int TimeoutSeconds, int Workers = 1, int InferenceInstances = 1,
+        int WarmupImages = 48);
 
     /// <param name="SubmitMs">How long the Api took to accept the user's segmentation request (one batch).</param>
     private sealed record UserRun(string User, DateTimeOffset Requested, double SubmitMs, IReadOnlyList<DateTimeOffset> Completions, int Images, int Failed);
@@ -42,6 +43,14 @@ public static class QueueScenario
         try
         {
             var run = Guid.NewGuid().ToString("N")[..6];
+            if (options.WarmupImages > 0)
+            {
+                // Freshly started services run their first images on tier-0 JIT code and cold pools, caches and
+                // ONNX Runtime buffers; a warm-up user goes first and is not counted, as in the inference benchmark.
+                var warmup = await RunUsersAsync(api, [($"warmup-{run}", options.WarmupImages, TimeSpan.Zero)], images, options, cancellationToken);
+                Console.WriteLine(string.Create(c, $"warm-up: {warmup[0].Completions.Count} images (not counted)"));
+            }
+
             List<UserRun> users;
             double? smallRatio = null;
             if (options.Kind == "fairness")
