@@ -106,26 +106,8 @@ public sealed class ChaosTests : IAsyncLifetime
         await minimum;
     }
 
-    private static async Task<long> ScalarAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
-    {
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (long)(await command.ExecuteScalarAsync(ct))!;
-    }
+    private static Task<long> ScalarAsync(NpgsqlConnection connection, string sql, CancellationToken ct) =>
+        TopologyTestSupport.ScalarAsync(connection, sql, ct);
 
-    public async ValueTask DisposeAsync()
-    {
-        await _topology.DisposeAsync();
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // Left to the OS's temp cleaning.
-        }
-        catch (UnauthorizedAccessException)
-        {
-            // The Postgres folder belongs to the postgres user.
-        }
-    }
+    public ValueTask DisposeAsync() => TopologyTestSupport.StopAndDeleteAsync(_topology, _folder);
 }
