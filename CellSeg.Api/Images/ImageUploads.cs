@@ -1,4 +1,3 @@
-using System.Buffers;
 using CellSeg.Data;
 using CellSeg.Data.Model;
 using CellSeg.Imaging.Decoding;
@@ -58,7 +57,7 @@ public sealed class ImageUploads(CellSegDbContext db, IOptions<UploadOptions> op
         var reader = new MultipartReader(boundary, body);
         var stored = new List<Image>();
         var rejected = new List<RejectedFile>();
-        using var buffer = new FileBuffer();
+        using var buffer = new EncodedImageBuffer();
         var fileName = "";
         try
         {
@@ -105,7 +104,7 @@ public sealed class ImageUploads(CellSegDbContext db, IOptions<UploadOptions> op
 
     /// <summary>Reads one file section and stores it, or says why not.</summary>
     private async Task<(Image? Stored, RejectedFile? Refused)> ReceiveFileAsync(
-        Guid projectId, string fileName, Stream section, FileBuffer buffer, CancellationToken cancellationToken)
+        Guid projectId, string fileName, Stream section, EncodedImageBuffer buffer, CancellationToken cancellationToken)
     {
         var limits = options.Value;
         if (fileName.Length is 0 or > 260)
@@ -162,42 +161,4 @@ public sealed class ImageUploads(CellSegDbContext db, IOptions<UploadOptions> op
         ImageDecodeError.TooLarge => new(fileName, "Image too large", StatusCodes.Status422UnprocessableEntity, failure.Reason),
         _ => new(fileName, "Unreadable image", StatusCodes.Status422UnprocessableEntity, failure.Reason),
     };
-
-    /// <summary>One file's bytes in an array from the shared pool, grown as the file turns out larger.</summary>
-    private sealed class FileBuffer : IDisposable
-    {
-        private byte[] _array = ArrayPool<byte>.Shared.Rent(256 * 1024);
-        private int _length;
-
-        public ReadOnlyMemory<byte> Data => _array.AsMemory(0, _length);
-
-        /// <summary>Reads the whole stream, or returns false as soon as it proves longer than <paramref name="limit"/>.</summary>
-        public async Task<bool> FillAsync(Stream stream, long limit, CancellationToken cancellationToken)
-        {
-            _length = 0;
-            while (_length <= limit)
-            {
-                if (_length == _array.Length)
-                {
-                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(_array.Length * 2L, limit + 1));
-                    _array.AsSpan(0, _length).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(_array);
-                    _array = larger;
-                }
-
-                var room = (int)Math.Min(_array.Length - _length, limit + 1 - _length);
-                var read = await stream.ReadAsync(_array.AsMemory(_length, room), cancellationToken);
-                if (read == 0)
-                {
-                    return true;
-                }
-
-                _length += read;
-            }
-
-            return false;
-        }
-
-        public void Dispose() => ArrayPool<byte>.Shared.Return(_array);
-    }
 }

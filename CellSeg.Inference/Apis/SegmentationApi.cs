@@ -1,3 +1,4 @@
+using CellSeg.Imaging.Decoding;
 using CellSeg.Inference.Models;
 using CellSeg.Inference.Segmentation;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -61,12 +62,12 @@ public static class SegmentationApi
         bool detectHoles = true,
         int priority = 0)
     {
-        PooledBytes? image = null;
+        EncodedImageBuffer? image = null;
         try
         {
             image = await ReadImageAsync(request, options.Value.MaxImageBytes, cancellationToken);
             var parameters = new SegmentParameters(model ?? options.Value.Models[0], threshold, detectHoles, priority);
-            return TypedResults.Ok(await pipeline.SegmentAsync(image.Memory, parameters, cancellationToken));
+            return TypedResults.Ok(await pipeline.SegmentAsync(image.Data, parameters, cancellationToken));
         }
         catch (SegmentationFailedException failure)
         {
@@ -112,11 +113,11 @@ public static class SegmentationApi
         var parameters = new SegmentParameters(model ?? options.Value.Models[0], threshold, detectHoles, priority);
         var items = await Task.WhenAll(form.Files.Select(async file =>
         {
-            PooledBytes? bytes = null;
+            EncodedImageBuffer? bytes = null;
             try
             {
                 bytes = await ReadFileAsync(file, options.Value.MaxImageBytes, cancellationToken);
-                return new BatchItem(file.FileName, await pipeline.SegmentAsync(bytes.Memory, parameters, cancellationToken), null);
+                return new BatchItem(file.FileName, await pipeline.SegmentAsync(bytes.Data, parameters, cancellationToken), null);
             }
             catch (SegmentationFailedException failure)
             {
@@ -131,7 +132,7 @@ public static class SegmentationApi
         return TypedResults.Ok(items);
     }
 
-    private static async Task<PooledBytes> ReadImageAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    private static async Task<EncodedImageBuffer> ReadImageAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
         if (IsMultipartForm(request))
         {
@@ -146,7 +147,7 @@ public static class SegmentationApi
             throw TooLarge(maxBytes);
         }
 
-        return await PooledBytes.ReadAsync(request.Body, request.ContentLength, maxBytes, cancellationToken) ?? throw TooLarge(maxBytes);
+        return await FillAsync(request.Body, request.ContentLength, maxBytes, cancellationToken);
     }
 
     /// <summary>Only multipart/form-data can carry files; any other body, url-encoded included, is the image itself.</summary>
@@ -166,7 +167,7 @@ public static class SegmentationApi
         }
     }
 
-    private static async Task<PooledBytes> ReadFileAsync(IFormFile file, long maxBytes, CancellationToken cancellationToken)
+    private static async Task<EncodedImageBuffer> ReadFileAsync(IFormFile file, long maxBytes, CancellationToken cancellationToken)
     {
         if (file.Length > maxBytes)
         {
@@ -174,7 +175,28 @@ public static class SegmentationApi
         }
 
         await using var stream = file.OpenReadStream();
-        return await PooledBytes.ReadAsync(stream, file.Length, maxBytes, cancellationToken) ?? throw TooLarge(maxBytes);
+        return await FillAsync(stream, file.Length, maxBytes, cancellationToken);
+    }
+
+    /// <summary>The whole stream in a pooled buffer sized from its declared length; too large is an answer of its own.</summary>
+    private static async Task<EncodedImageBuffer> FillAsync(Stream stream, long? declaredLength, long maxBytes, CancellationToken cancellationToken)
+    {
+        var buffer = new EncodedImageBuffer((int)Math.Min(maxBytes + 1, declaredLength is > 0 and var length ? length + 1 : 64 * 1024));
+        try
+        {
+            if (await buffer.FillAsync(stream, maxBytes, cancellationToken))
+            {
+                return buffer;
+            }
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
+
+        buffer.Dispose();
+        throw TooLarge(maxBytes);
     }
 
     private static SegmentationFailedException TooLarge(long maxBytes) =>

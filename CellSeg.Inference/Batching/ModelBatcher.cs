@@ -66,7 +66,6 @@ public sealed partial class ModelBatcher : IAsyncDisposable
     /// <summary>Images this instance has run through the model since it started.</summary>
     public long ImagesServed => Interlocked.Read(ref _imagesServed);
 
-
     /// <summary>
     /// Queues one image (a CHW tensor of the model's input size; the array may be longer, e.g. pooled) and waits for
     /// its probability map, which comes in an <see cref="ArrayPool{T}.Shared"/> array the caller returns.

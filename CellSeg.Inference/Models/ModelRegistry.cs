@@ -56,24 +56,12 @@ public sealed partial class ModelRegistry : IAsyncDisposable
 
     private ModelEntry Load(string name, string folder)
     {
-        if (string.Equals(name, LoadedModel.NoOpName, StringComparison.OrdinalIgnoreCase))
-        {
-            var noOp = LoadedModel.NoOp();
-            LogLoaded(_logger, name, noOp.Descriptor.Version, noOp.Device);
-            return new ModelEntry(name, ModelState.Ready)
-            {
-                Model = noOp,
-                Batcher = new ModelBatcher(noOp, _batching.Value, _telemetry, _time, _logger),
-            };
-        }
-
         try
         {
-            var descriptor = ModelDescriptor.Read(Path.Combine(folder, "model.json"));
-            var modelPath = Path.Combine(folder, "model.onnx");
-            var (session, device) = CreateSession(modelPath);
-            LogLoaded(_logger, name, descriptor.Version, device);
-            var model = new LoadedModel(descriptor, session, device, CreateLatencySession(modelPath, device));
+            var model = string.Equals(name, LoadedModel.NoOpName, StringComparison.OrdinalIgnoreCase)
+                ? LoadedModel.NoOp()
+                : LoadFolder(folder);
+            LogLoaded(_logger, name, model.Descriptor.Version, model.Device);
             return new ModelEntry(name, ModelState.Ready)
             {
                 Model = model,
@@ -85,6 +73,14 @@ public sealed partial class ModelRegistry : IAsyncDisposable
             LogLoadFailed(_logger, ex, name);
             return new ModelEntry(name, ModelState.Failed) { Error = ex.Message };
         }
+    }
+
+    private LoadedModel LoadFolder(string folder)
+    {
+        var descriptor = ModelDescriptor.Read(Path.Combine(folder, "model.json"));
+        var modelPath = Path.Combine(folder, "model.onnx");
+        var (session, device) = CreateSession(modelPath);
+        return new LoadedModel(descriptor, session, device, CreateLatencySession(modelPath, device));
     }
 
     private (InferenceSession Session, string Device) CreateSession(string modelPath)
@@ -118,12 +114,8 @@ public sealed partial class ModelRegistry : IAsyncDisposable
             return null;
         }
 
-        using var options = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            IntraOpNumThreads = cores,
-        };
+        using var options = CreateSessionOptions(cpu: true);
+        options.IntraOpNumThreads = cores;
         // Its threads must not spin after a call and steal the cores from the batches that follow.
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         return new InferenceSession(modelPath, options);

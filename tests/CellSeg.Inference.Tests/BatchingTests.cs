@@ -107,7 +107,13 @@ public sealed class BatchingTests
     public async Task LoneRequestsRunOnEveryCoreWithTheSameAnswerAsBatchedOnes()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var factory = new InferenceFactory(new Dictionary<string, string?> { ["Inference:Batching:MaxQueueDelayMs"] = "0" });
+        // Executors wait up to 200 ms for a batch of 4, so that the burst below surely forms batches; a lone request
+        // waits too, then runs alone.
+        await using var factory = new InferenceFactory(new Dictionary<string, string?>
+        {
+            ["Inference:Batching:MaxQueueDelayMs"] = "200",
+            ["Inference:Batching:PreferredBatch"] = "4",
+        });
         using var client = await factory.CreateReadyClientAsync(ct);
         using var alone = new InstrumentTotal("CellSeg.Inference", "cellseg.inference.alone_runs", factory.Services.GetRequiredService<IMeterFactory>());
 
