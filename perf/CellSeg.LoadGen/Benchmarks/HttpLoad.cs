@@ -45,7 +45,7 @@ public static class HttpLoad
         var seconds = clock.Elapsed.TotalSeconds;
 
         var all = latencies.SelectMany(l => l).Order().ToArray();
-        return new LoadResult(clients, all.Length, failures, seconds, Percentile(all, 0.50), Percentile(all, 0.95), Percentile(all, 0.99));
+        return new LoadResult(clients, all.Length, failures, seconds, Statistics.Percentile(all, 0.50), Statistics.Percentile(all, 0.95), Statistics.Percentile(all, 0.99));
     }
 
     private static async Task WarmUpAsync(HttpClient http, string path, IReadOnlyList<byte[]> images, int clients, TimeSpan duration, CancellationToken cancellationToken)
@@ -70,7 +70,4 @@ public static class HttpLoad
         await response.Content.ReadAsByteArrayAsync(cancellationToken);
         return response.IsSuccessStatusCode;
     }
-
-    private static double Percentile(double[] sorted, double p) =>
-        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 }

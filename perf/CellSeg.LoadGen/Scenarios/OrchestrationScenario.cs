@@ -87,7 +87,7 @@ public static class OrchestrationScenario
         var interactive = await WaitForCompletionAsync(database, sent.Sum(), since: paced, options.TimeoutSeconds, cancellationToken);
         var submissionLatencies = submissions.ToArray();
         Console.WriteLine(string.Create(c,
-            $"  {sent.Sum()} requests in {pacedSeconds:F1} s ({sent.Sum() / pacedSeconds:F0}/s); accepted in p50 {Percentile(submissionLatencies, 0.50):F1} ms, p95 {Percentile(submissionLatencies, 0.95):F1} ms, p99 {Percentile(submissionLatencies, 0.99):F1} ms; segmented p95 {Percentile(interactive.LatenciesMs, 0.95):F0} ms after the request"));
+            $"  {sent.Sum()} requests in {pacedSeconds:F1} s ({sent.Sum() / pacedSeconds:F0}/s); accepted in p50 {Statistics.Percentile(submissionLatencies, 0.50):F1} ms, p95 {Statistics.Percentile(submissionLatencies, 0.95):F1} ms, p99 {Statistics.Percentile(submissionLatencies, 0.99):F1} ms; segmented p95 {Statistics.Percentile(interactive.LatenciesMs, 0.95):F0} ms after the request"));
 
         var apiPeak = memory.PeakSince(0, topology.Api);
         var workerPeak = topology.Workers.Max(w => memory.PeakSince(0, w));
@@ -96,7 +96,7 @@ public static class OrchestrationScenario
         Console.WriteLine($"{"figure",-44} {"value",10}");
         Console.WriteLine(string.Create(c, $"{"images/s, batch requests → segmented",-44} {throughput,10:F0}"));
         Console.WriteLine(string.Create(c, $"{"images/s, backlog drain",-44} {drain,10:F0}"));
-        Console.WriteLine(string.Create(c, $"{"request p99 ms, " + options.Clients + " clients at " + rate.ToString("F0", c) + "/s",-44} {Percentile(submissionLatencies, 0.99),10:F1}"));
+        Console.WriteLine(string.Create(c, $"{"request p99 ms, " + options.Clients + " clients at " + rate.ToString("F0", c) + "/s",-44} {Statistics.Percentile(submissionLatencies, 0.99),10:F1}"));
         Console.WriteLine(string.Create(c, $"{"tasks queued at once",-44} {queued,10}"));
         Console.WriteLine(string.Create(c, $"{"Api resident MB, backlog queued",-44} {apiWithBacklog,10:F0}"));
         Console.WriteLine(string.Create(c, $"{"worker resident MB, backlog draining",-44} {workerWithBacklog,10:F0}"));
@@ -112,13 +112,13 @@ public static class OrchestrationScenario
             ["images_s"] = Math.Round(throughput, 1),
             ["drain_images_s"] = Math.Round(drain, 1),
             ["raw_img_s"] = null,
-            ["p50_ms"] = Math.Round(Percentile(batches.LatenciesMs, 0.50), 1),
-            ["p95_ms"] = Math.Round(Percentile(batches.LatenciesMs, 0.95), 1),
-            ["p99_ms"] = Math.Round(Percentile(batches.LatenciesMs, 0.99), 1),
+            ["p50_ms"] = Math.Round(Statistics.Percentile(batches.LatenciesMs, 0.50), 1),
+            ["p95_ms"] = Math.Round(Statistics.Percentile(batches.LatenciesMs, 0.95), 1),
+            ["p99_ms"] = Math.Round(Statistics.Percentile(batches.LatenciesMs, 0.99), 1),
             ["submit_rate_s"] = Math.Round(sent.Sum() / pacedSeconds, 1),
-            ["submit_p50_ms"] = Math.Round(Percentile(submissionLatencies, 0.50), 2),
-            ["submit_p95_ms"] = Math.Round(Percentile(submissionLatencies, 0.95), 2),
-            ["submit_p99_ms"] = Math.Round(Percentile(submissionLatencies, 0.99), 2),
+            ["submit_p50_ms"] = Math.Round(Statistics.Percentile(submissionLatencies, 0.50), 2),
+            ["submit_p95_ms"] = Math.Round(Statistics.Percentile(submissionLatencies, 0.95), 2),
+            ["submit_p99_ms"] = Math.Round(Statistics.Percentile(submissionLatencies, 0.99), 2),
             ["queued_at_once"] = queued,
             ["api_rss_mb_backlog"] = Math.Round(apiWithBacklog),
             ["worker_rss_mb_backlog"] = Math.Round(workerWithBacklog),
@@ -252,17 +252,6 @@ public static class OrchestrationScenario
         using var kill = Process.Start(new ProcessStartInfo("kill", [$"-{signal}", pid.ToString(CultureInfo.InvariantCulture)]))
             ?? throw new InvalidOperationException("kill could not start.");
         await kill.WaitForExitAsync(cancellationToken);
-    }
-
-    private static double Percentile(double[] values, double p)
-    {
-        if (values.Length == 0)
-        {
-            return double.NaN;
-        }
-
-        var sorted = values.Order().ToArray();
-        return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
     }
 
     /// <summary>Resident set size of the services' processes (from <c>/proc</c>), sampled every 100 ms.</summary>

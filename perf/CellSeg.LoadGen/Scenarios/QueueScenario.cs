@@ -60,8 +60,8 @@ public static class QueueScenario
                     api,
                     [($"big-{run}", 1000, TimeSpan.Zero), .. Enumerable.Range(1, 7).Select(i => ($"small{i}-{run}", 10, TimeSpan.FromSeconds(3)))],
                     images, options, cancellationToken);
-                var withBig = Percentile([.. users.Where(u => u.User.StartsWith("small", StringComparison.Ordinal)).SelectMany(Latencies)], 0.95);
-                var withoutBig = Percentile([.. alone.SelectMany(Latencies)], 0.95);
+                var withBig = Statistics.Percentile([.. users.Where(u => u.User.StartsWith("small", StringComparison.Ordinal)).SelectMany(Latencies)], 0.95);
+                var withoutBig = Statistics.Percentile([.. alone.SelectMany(Latencies)], 0.95);
                 smallRatio = withBig / withoutBig;
                 Console.WriteLine(string.Create(c, $"small users' p95: {withoutBig:F0} ms alone, {withBig:F0} ms beside the big user"));
             }
@@ -186,7 +186,7 @@ public static class QueueScenario
         {
             var span = user.Completions.Count == 0 ? 0 : (user.Completions[^1] - user.Requested).TotalSeconds;
             Console.WriteLine(string.Create(c,
-                $"{user.User,-24} {user.Images,6} {user.Completions.Count,6} {user.Failed,6} {span,8:F2} {(span > 0 ? user.Completions.Count / span : 0),7:F2} {Percentile([.. Latencies(user)], 0.95),8:F0}"));
+                $"{user.User,-24} {user.Images,6} {user.Completions.Count,6} {user.Failed,6} {span,8:F2} {(span > 0 ? user.Completions.Count / span : 0),7:F2} {Statistics.Percentile([.. Latencies(user)], 0.95),8:F0}"));
         }
 
         var start = users.Min(u => u.Requested);
@@ -230,10 +230,10 @@ public static class QueueScenario
             ["images_s"] = Math.Round(imagesPerSecond, 2),
             ["images_s_per_inference"] = options.Api is null ? Math.Round(imagesPerSecond / options.InferenceInstances, 2) : null,
             ["raw_img_s"] = Math.Round(raw.ImagesPerSecond, 2),
-            ["p50_ms"] = Math.Round(Percentile(latencies, 0.50), 1),
-            ["p95_ms"] = Math.Round(Percentile(latencies, 0.95), 1),
-            ["p99_ms"] = Math.Round(Percentile(latencies, 0.99), 1),
-            ["submit_p95_ms"] = Math.Round(Percentile([.. users.Select(u => u.SubmitMs)], 0.95), 1),
+            ["p50_ms"] = Math.Round(Statistics.Percentile(latencies, 0.50), 1),
+            ["p95_ms"] = Math.Round(Statistics.Percentile(latencies, 0.95), 1),
+            ["p99_ms"] = Math.Round(Statistics.Percentile(latencies, 0.99), 1),
+            ["submit_p95_ms"] = Math.Round(Statistics.Percentile([.. users.Select(u => u.SubmitMs)], 0.95), 1),
             ["jain_fairness"] = Math.Round(jain, 3),
             ["jain_fairness_completions"] = Math.Round(completionsJain, 3),
             ["fairness_window_s"] = Math.Round(window, 2),
@@ -241,16 +241,5 @@ public static class QueueScenario
             ["lost"] = lost,
             ["duplicates"] = duplicates,
         }));
-    }
-
-    private static double Percentile(double[] values, double p)
-    {
-        if (values.Length == 0)
-        {
-            return double.NaN;
-        }
-
-        var sorted = values.Order().ToArray();
-        return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
     }
 }
