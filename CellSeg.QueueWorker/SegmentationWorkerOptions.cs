@@ -14,7 +14,7 @@ public sealed class SegmentationWorkerOptions
     [Range(1, 256)]
     public int Slots { get; set; } = 4;
 
-    /// <summary>Batches one user may hold at once, so that a large request cannot take every slot.</summary>
+    /// <summary>Batches' worth of images one user may have in flight at once, so that a large request cannot take every slot.</summary>
     [Range(1, 256)]
     public int MaxInFlightPerUser { get; set; } = 2;
 

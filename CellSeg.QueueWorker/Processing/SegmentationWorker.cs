@@ -203,7 +203,7 @@ public sealed partial class SegmentationWorker : BackgroundService
                 _telemetry.BusySlots.Add(-1);
                 lock (_gate)
                 {
-                    _scheduler.Complete(batch.User);
+                    _scheduler.Complete(batch);
                 }
 
                 // The user may have been at its cap: another slot can take its next batch now.

@@ -45,15 +45,23 @@ public sealed class FairBatchSchedulerTests
             scheduler.Add(s_small, 0, s_hrnet, $"small{i}");
         }
 
-        // Turns alternate batch by batch while both wait: big, small, big, small, ...
-        var users = Enumerable.Range(0, 6).Select(_ => scheduler.TryTake()!.User).ToList();
-        Assert.Equal([s_big, s_small, s_big, s_small, s_big, s_small], users);
-        // Three batches of 4 for the big user, 4 + 4 + 2 for the small one.
-        Assert.Equal(1010 - 22, scheduler.Count);
+        // Two users share each batch of four, two images each, until the small user's ten are done.
+        for (var batch = 0; batch < 5; batch++)
+        {
+            var taken = scheduler.TryTake()!;
+            Assert.Equal([s_big, s_small], taken.Chunks.Select(c => c.User));
+            Assert.All(taken.Chunks, chunk => Assert.Equal(2, chunk.Items.Count));
+        }
+
+        // Then the big user, alone, gets whole batches.
+        var alone = scheduler.TryTake()!;
+        Assert.Equal(s_big, Assert.Single(alone.Chunks).User);
+        Assert.Equal(4, alone.Items.Count);
+        Assert.Equal(1010 - 24, scheduler.Count);
     }
 
     [Fact]
-    public void SmallUsersAreServedWithinTheirFirstRoundsHoweverLongTheBigQueue()
+    public void WaitingUsersAdvanceAtTheSamePaceHoweverLongTheirQueues()
     {
         var scheduler = Scheduler(maxBatch: 8);
         for (var i = 0; i < 1000; i++)
@@ -70,16 +78,40 @@ public sealed class FairBatchSchedulerTests
             }
         }
 
-        // Each small user's 10 images fit in two batches; eight users in the round means done within 16 batches.
+        // Eight users and a batch of eight: one image each per batch, so after every batch all eight have had the
+        // same number of images taken, and the ten small images are all out after ten batches.
         var served = new Dictionary<Guid, int>();
-        for (var batch = 0; batch < 16; batch++)
+        for (var batch = 1; batch <= 10; batch++)
         {
             var taken = scheduler.TryTake()!;
-            served[taken.User] = served.GetValueOrDefault(taken.User) + taken.Items.Count;
+            Assert.Equal(8, taken.Items.Count);
+            foreach (var chunk in taken.Chunks)
+            {
+                served[chunk.User] = served.GetValueOrDefault(chunk.User) + chunk.Items.Count;
+            }
+
+            Assert.Equal(8, served.Count);
+            Assert.All(served.Values, count => Assert.Equal(batch, count));
         }
 
-        Assert.All(small, user => Assert.Equal(10, served[user]));
-        Assert.Equal(16, served[s_big]);
+        Assert.Equal(1000 - 10, scheduler.Count);
+    }
+
+    [Fact]
+    public void ABatchIsFilledWhenTheUsersSharingItRunOutOfImagesOfThatKey()
+    {
+        var scheduler = Scheduler(maxBatch: 8);
+        scheduler.Add(s_small, 0, s_hrnet, "small0");
+        for (var i = 0; i < 20; i++)
+        {
+            scheduler.Add(s_big, 0, s_hrnet, $"big{i}");
+        }
+
+        // Quantum 4 each, but the small user has one image: the big user's next turn fills the batch.
+        var taken = scheduler.TryTake()!;
+        Assert.Equal(8, taken.Items.Count);
+        Assert.Equal(["small0"], taken.Chunks.Single(c => c.User == s_small).Items);
+        Assert.Equal(7, taken.Chunks.Single(c => c.User == s_big).Items.Count);
     }
 
     [Fact]
@@ -105,16 +137,43 @@ public sealed class FairBatchSchedulerTests
             scheduler.Add(s_big, 0, s_hrnet, $"big{i}");
         }
 
-        Assert.NotNull(scheduler.TryTake());
+        var first = scheduler.TryTake()!;
         Assert.NotNull(scheduler.TryTake());
         Assert.Null(scheduler.TryTake());
         Assert.Equal(2, scheduler.InFlight(s_big));
 
         scheduler.Add(s_small, 0, s_hrnet, "small");
-        Assert.Equal(s_small, scheduler.TryTake()!.User);
+        var small = scheduler.TryTake()!;
+        Assert.Equal(s_small, Assert.Single(small.Chunks).User);
+        Assert.Null(scheduler.TryTake());
 
-        scheduler.Complete(s_big);
+        scheduler.Complete(first);
+        Assert.Equal(1, scheduler.InFlight(s_big));
         Assert.Equal(["big2"], scheduler.TryTake()!.Items);
+    }
+
+    [Fact]
+    public void TheCapCountsAUsersImagesAcrossSharedBatches()
+    {
+        var scheduler = Scheduler(maxBatch: 4, maxInFlightPerUser: 1);
+        for (var i = 0; i < 100; i++)
+        {
+            scheduler.Add(s_big, 0, s_hrnet, "big");
+            scheduler.Add(s_small, 0, s_hrnet, "small");
+        }
+
+        // One batch's worth (4 images) each: two shared batches of 2 + 2, then both are at the cap.
+        var first = scheduler.TryTake()!;
+        scheduler.TryTake();
+        Assert.Equal(4, scheduler.InFlight(s_big));
+        Assert.Equal(4, scheduler.InFlight(s_small));
+        Assert.Null(scheduler.TryTake());
+
+        scheduler.Complete(first);
+        Assert.Equal(2, scheduler.InFlight(s_big));
+        var next = scheduler.TryTake()!;
+        Assert.Equal(4, next.Items.Count);
+        Assert.Null(scheduler.TryTake());
     }
 
     [Fact]
