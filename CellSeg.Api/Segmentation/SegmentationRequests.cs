@@ -26,67 +26,131 @@ public sealed partial class SegmentationRequests(
     /// <summary>Queues the given images (all the caller's) unless already queued or processing, or segmented without force.</summary>
     public async Task<QueueOutcome> QueueAsync(Guid ownerId, IReadOnlyList<Image> images, SegmentationParameters parameters, Guid? batchId, CancellationToken cancellationToken)
     {
-        var imageIds = images.Select(i => i.Id).ToList();
-        var active = await db.SegmentationTasks.AsNoTracking()
-            .Where(t => imageIds.Contains(t.ImageId) && (t.Status == SegmentationTaskStatus.Queued || t.Status == SegmentationTaskStatus.Processing))
-            .ToListAsync(cancellationToken);
-        var activeImages = active.Select(t => t.ImageId).ToHashSet();
-        var segmented = images.Where(i => !activeImages.Contains(i.Id) && i.Status == ImageStatus.Segmented && !parameters.Force).Select(i => i.Id).ToList();
         var now = time.GetUtcNow();
-        var queued = images
-            .Where(i => !activeImages.Contains(i.Id) && (parameters.Force || i.Status != ImageStatus.Segmented))
-            .Select(i => new SegmentationTask(now)
+        List<Guid> segmented = [.. images.Where(i => i.Status == ImageStatus.Segmented && !parameters.Force).Select(i => i.Id)];
+        List<SegmentationTask> candidates =
+        [
+            .. images
+                .Where(i => parameters.Force || i.Status != ImageStatus.Segmented)
+                .Select(i => new SegmentationTask(now)
+                {
+                    ImageId = i.Id,
+                    ProjectId = i.ProjectId,
+                    OwnerId = ownerId,
+                    BatchId = batchId,
+                    Model = parameters.Model,
+                    Threshold = parameters.Threshold,
+                    DetectHoles = parameters.DetectHoles,
+                    Priority = parameters.Priority,
+                    CreatedAt = now,
+                }),
+        ];
+        if (candidates.Count == 0)
+        {
+            return new QueueOutcome([], [], segmented);
+        }
+
+        // One statement, one round trip: the unique index on an image's active task decides, so a concurrent request
+        // for the same image waits for the other's commit and then leaves the image to it.
+        var inserted = await InsertAsync(candidates, now, cancellationToken);
+        List<SegmentationTask> queued = [.. candidates.Where(t => inserted.Contains(t.Id))];
+        List<SegmentationTask> active = [];
+        if (queued.Count < candidates.Count)
+        {
+            List<Guid> skipped = [.. candidates.Where(t => !inserted.Contains(t.Id)).Select(t => t.ImageId)];
+            active = await db.SegmentationTasks.AsNoTracking()
+                .Where(t => skipped.Contains(t.ImageId) && (t.Status == SegmentationTaskStatus.Queued || t.Status == SegmentationTaskStatus.Processing))
+                .ToListAsync(cancellationToken);
+            if (active.Count < skipped.Count)
             {
-                ImageId = i.Id,
-                ProjectId = i.ProjectId,
-                OwnerId = ownerId,
-                BatchId = batchId,
-                Model = parameters.Model,
-                Threshold = parameters.Threshold,
-                DetectHoles = parameters.DetectHoles,
-                Priority = parameters.Priority,
-                CreatedAt = now,
-            })
-            .ToList();
+                // An active task ended between the two statements: ask again for those images.
+                var ended = skipped.Except(active.Select(t => t.ImageId)).ToHashSet();
+                var again = await QueueAsync(ownerId, [.. images.Where(i => ended.Contains(i.Id))], parameters, batchId, cancellationToken);
+                await AnnounceAndDispatchAsync(queued, now, cancellationToken);
+                return new QueueOutcome([.. queued, .. again.Queued], [.. active, .. again.AlreadyActive], [.. segmented, .. again.AlreadySegmented]);
+            }
+        }
+
+        await AnnounceAndDispatchAsync(queued, now, cancellationToken);
+        return new QueueOutcome(queued, active, segmented);
+    }
+
+    /// <summary>Inserts the tasks whose image has no active task and marks those images queued; returns the inserted ids.</summary>
+    private async Task<HashSet<Guid>> InsertAsync(List<SegmentationTask> tasks, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            return await InsertAsync((NpgsqlConnection)db.Database.GetDbConnection(), tasks, now, cancellationToken);
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+
+    private async Task<HashSet<Guid>> InsertAsync(NpgsqlConnection connection, List<SegmentationTask> tasks, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        // The parameters are the request's, the same for every task.
+        var first = tasks[0];
+        await using var command = new NpgsqlCommand(
+            """
+            WITH inserted AS (
+                INSERT INTO segmentation_tasks ("Id", "ImageId", "ProjectId", "OwnerId", "BatchId", "Model", "Threshold", "DetectHoles", "Priority", "Status", "Attempts", "CreatedAt")
+                SELECT u.id, u.image_id, u.project_id, $4, $5, $6, $7, $8, $9, 'Queued', 0, $10
+                FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS u(id, image_id, project_id)
+                ON CONFLICT ("ImageId") WHERE "Status" IN ('Queued', 'Processing') DO NOTHING
+                RETURNING "Id", "ImageId"
+            ), marked AS (
+                UPDATE images SET "Status" = 'Queued', "Error" = NULL, "UpdatedAt" = $10
+                FROM inserted WHERE images."Id" = inserted."ImageId"
+            )
+            SELECT "Id" FROM inserted
+            """,
+            connection);
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. tasks.Select(t => t.Id)] });
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. tasks.Select(t => t.ImageId)] });
+        command.Parameters.Add(new NpgsqlParameter<Guid[]> { TypedValue = [.. tasks.Select(t => t.ProjectId)] });
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = first.OwnerId });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)first.BatchId ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = first.Model });
+        command.Parameters.Add(new NpgsqlParameter<float> { TypedValue = first.Threshold });
+        command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = first.DetectHoles });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = first.Priority });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+        var inserted = new HashSet<Guid>(tasks.Count);
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                inserted.Add(reader.GetGuid(0));
+            }
+        }
+
+        telemetry.TasksQueued.Add(inserted.Count);
+        return inserted;
+    }
+
+    private async Task AnnounceAndDispatchAsync(List<SegmentationTask> queued, DateTimeOffset now, CancellationToken cancellationToken)
+    {
         if (queued.Count == 0)
         {
-            return new QueueOutcome([], active, segmented);
+            return;
         }
-
-        db.SegmentationTasks.AddRange(queued);
-        var queuedImages = queued.Select(t => t.ImageId).ToList();
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-        catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
-        {
-            // A concurrent request queued some of these images first: report theirs as already active.
-            db.ChangeTracker.Clear();
-            return await QueueAsync(ownerId, images, parameters, batchId, cancellationToken);
-        }
-
-        await db.Images.Where(i => queuedImages.Contains(i.Id)).ExecuteUpdateAsync(set => set
-            .SetProperty(i => i.Status, ImageStatus.Queued)
-            .SetProperty(i => i.Error, (string?)null)
-            .SetProperty(i => i.UpdatedAt, now),
-            cancellationToken);
-        telemetry.TasksQueued.Add(queued.Count);
 
         try
         {
-            // Announced before dispatching, so no worker can announce "processing" ahead of "queued".
-            // Pipelined: a batch of thousands must not wait for a round trip per event.
-            await Task.WhenAll(queued.Select(task => events.PublishAsync(ToEvent(task, "queued", now), cancellationToken)));
+            // Announced before dispatching, so no worker can announce "processing" ahead of "queued". The events go
+            // out on the same connection as the entries and ahead of them, so they are not awaited one by one.
+            var announced = Task.WhenAll(queued.Select(task => events.PublishAsync(ToEvent(task, "queued", now), cancellationToken)));
             await dispatcher.DispatchAsync(queued, cancellationToken);
+            await announced;
         }
         catch (StackExchange.Redis.RedisException ex)
         {
             // The tasks are committed and stay queued in Postgres; the reconciler dispatches them once Redis answers.
             LogDispatchFailed(logger, ex, queued.Count);
         }
-
-        return new QueueOutcome(queued, active, segmented);
     }
 
     /// <summary>Cancels the caller's queued and processing tasks that <paramref name="scope"/> selects; returns them.</summary>

@@ -72,6 +72,61 @@ public sealed class SegmentationRequestTests(StoresFixture stores) : IAsyncLifet
     }
 
     [Fact]
+    public async Task ConcurrentRequestsForOneImageQueueItOnce()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (project, images) = await UploadAsync(_client, "Race", 3, ct);
+        var stream = _stack.Api.Services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
+        var entriesBefore = await stream.StreamLengthAsync(_stack.StreamKey);
+
+        // Twelve requests at once: single-image ones for the first image, batches for all three.
+        var single = Enumerable.Range(0, 6).Select(_ => RequestAsync(images[0], new { model = "hrnet" }, HttpStatusCode.Accepted, ct)).ToList();
+        var batches = Enumerable.Range(0, 6).Select(async _ =>
+        {
+            using var response = await _client.Http.PostAsJsonAsync($"/api/projects/{project}/segmentation", new { imageIds = images, model = "hrnet" }, ct);
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            return (await response.Content.ReadFromJsonAsync<BatchDto>(ct))!;
+        }).ToList();
+        var singles = await Task.WhenAll(single);
+        var batchResults = await Task.WhenAll(batches);
+
+        // Every answer names the one task of its image, queued by exactly one of the requests.
+        Assert.Single(singles.Select(t => t.Id).Distinct());
+        var taskOf = new Dictionary<Guid, Guid>();
+        var queuedBy = images.ToDictionary(i => i, _ => 0);
+        foreach (var task in singles)
+        {
+            taskOf[task.ImageId] = task.Id;
+        }
+
+        foreach (var batch in batchResults)
+        {
+            Assert.Empty(batch.AlreadySegmented);
+            Assert.Equal(3, batch.Queued.Count + batch.AlreadyActive.Count);
+            foreach (var task in batch.Queued.Concat(batch.AlreadyActive))
+            {
+                Assert.Equal(taskOf.GetValueOrDefault(task.ImageId, task.Id), task.Id);
+                taskOf[task.ImageId] = task.Id;
+            }
+
+            foreach (var task in batch.Queued)
+            {
+                queuedBy[task.ImageId]++;
+            }
+        }
+
+        // The first image may have been queued by a single-image request, which answers the same either way.
+        Assert.InRange(queuedBy[images[0]], 0, 1);
+        Assert.All(images.Skip(1), image => Assert.Equal(1, queuedBy[image]));
+        Assert.Equal(3, taskOf.Count);
+        Assert.Equal(entriesBefore + 3, await stream.StreamLengthAsync(_stack.StreamKey));
+        await using var scope = _stack.Api.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CellSegDbContext>();
+        Assert.Equal(3, await db.SegmentationTasks.CountAsync(t => images.Contains(t.ImageId), ct));
+        Assert.Equal(3, await db.Images.CountAsync(i => images.Contains(i.Id) && i.Status == ImageStatus.Queued, ct));
+    }
+
+    [Fact]
     public async Task ABatchReportsWhatItQueuedAndWhyItLeftTheRest()
     {
         var ct = TestContext.Current.CancellationToken;

@@ -64,23 +64,26 @@ public sealed partial class RedisStreamsSegmentationQueue : ISegmentationQueue, 
         activity?.SetTag("messaging.system", "redis");
         activity?.SetTag("messaging.destination.name", _options.StreamKey);
         activity?.SetTag("messaging.batch.message_count", items.Count);
-        // An epoch read before the entries is safe: if Redis loses them in between, the tasks carry an epoch that is
-        // no longer current and the reconciler adds them again.
-        var epoch = await GetEpochAsync(cancellationToken);
+        // One round trip: every command goes out at once on the same connection, which Redis runs in order. The epoch
+        // is read ahead of the entries, which is safe: if Redis loses them in between, the tasks carry an epoch that
+        // is no longer current and the reconciler adds them again. The signal goes out after the entries.
         var (traceParent, traceState) = TraceContext.Capture(activity ?? Activity.Current);
         var db = _redis.GetDatabase();
+        var epoch = ReadEpoch(db);
         var adds = items.Select(item => db.StreamAddAsync(
             _streamKey, StreamEntryCodec.Encode(item with { TraceParent = traceParent, TraceState = traceState }))).ToList();
+        _ = db.PublishAsync(_signalChannel, RedisValue.EmptyString, CommandFlags.FireAndForget);
         await Task.WhenAll(adds);
-        await db.PublishAsync(_signalChannel, RedisValue.EmptyString, CommandFlags.FireAndForget);
-        return epoch;
+        return (await epoch).ToString();
     }
 
-    public async Task<string> GetEpochAsync(CancellationToken cancellationToken)
+    public async Task<string> GetEpochAsync(CancellationToken cancellationToken) => (await ReadEpoch(_redis.GetDatabase())).ToString();
+
+    /// <summary>The epoch, created first if Redis lost it; both commands are sent together, in order.</summary>
+    private Task<RedisValue> ReadEpoch(IDatabase db)
     {
-        var db = _redis.GetDatabase();
-        await db.StringSetAsync(_options.EpochKey, Guid.NewGuid().ToString("N"), when: When.NotExists);
-        return (await db.StringGetAsync(_options.EpochKey)).ToString();
+        _ = db.StringSetAsync(_options.EpochKey, Guid.NewGuid().ToString("N"), when: When.NotExists, flags: CommandFlags.FireAndForget);
+        return db.StringGetAsync(_options.EpochKey);
     }
 
     public async Task<IReadOnlyList<SegmentationDelivery>> ReadAsync(int maxCount, CancellationToken cancellationToken)
