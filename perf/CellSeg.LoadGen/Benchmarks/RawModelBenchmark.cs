@@ -41,21 +41,21 @@ public sealed class RawModelBenchmark(string modelFolder)
     }
 
     /// <summary>The median time of one batch-1 call on an otherwise idle session using every core.</summary>
-    public double SingleCallMilliseconds(int intraOpThreads, int calls = 30)
+    /// <summary>Median and 95th percentile of one batch-1 call, the service's one-client latency to compare with.</summary>
+    public (double MedianMs, double P95Ms) SingleCallMilliseconds(int intraOpThreads, int calls = 60)
     {
         using var session = CreateSession(intraOpThreads);
         var input = Input(1);
         Run(session, input, 1);
-        var times = new List<double>(calls);
+        var times = new double[calls];
         for (var i = 0; i < calls; i++)
         {
             var clock = Stopwatch.StartNew();
             Run(session, input, 1);
-            times.Add(clock.Elapsed.TotalMilliseconds);
+            times[i] = clock.Elapsed.TotalMilliseconds;
         }
 
-        times.Sort();
-        return times[times.Count / 2];
+        return (Statistics.Percentile(times, 0.50), Statistics.Percentile(times, 0.95));
     }
 
     private double Measure(InferenceSession session, int batch, int executors, TimeSpan duration)

@@ -21,6 +21,20 @@ public static class QueueScenario
     /// <param name="SubmitMs">How long the Api took to accept the user's segmentation request (one batch).</param>
     private sealed record UserRun(string User, DateTimeOffset Requested, double SubmitMs, IReadOnlyList<DateTimeOffset> Completions, int Images, int Failed);
 
+    /// <summary>CPU milliseconds per segmented image spent by each part of the topology while the users' images were segmented.</summary>
+    private sealed class CpuUse
+    {
+        public Dictionary<string, double>? Before { get; set; }
+        public Dictionary<string, double>? After { get; set; }
+
+        public Dictionary<string, double>? PerImage(int images) =>
+            Before is null || After is null || images == 0
+                ? null
+                : After.Where(p => p.Value - Before.GetValueOrDefault(p.Key) > 0)
+                    .OrderByDescending(p => p.Value - Before.GetValueOrDefault(p.Key))
+                    .ToDictionary(p => p.Key, p => Math.Round((p.Value - Before.GetValueOrDefault(p.Key)) * 1000 / images, 2));
+    }
+
     public static async Task<int> RunAsync(Options options, CancellationToken cancellationToken)
     {
         var c = CultureInfo.InvariantCulture;
@@ -47,19 +61,20 @@ public static class QueueScenario
             {
                 // Freshly started services run their first images on tier-0 JIT code and cold pools, caches and
                 // ONNX Runtime buffers; a warm-up user goes first and is not counted, as in the inference benchmark.
-                var warmup = await RunUsersAsync(api, [($"warmup-{run}", options.WarmupImages, TimeSpan.Zero)], images, options, cancellationToken);
+                var warmup = await RunUsersAsync(api, [($"warmup-{run}", options.WarmupImages, TimeSpan.Zero)], images, options, null, null, cancellationToken);
                 Console.WriteLine(string.Create(c, $"warm-up: {warmup[0].Completions.Count} images (not counted)"));
             }
 
             List<UserRun> users;
             double? smallRatio = null;
+            var cpu = new CpuUse();
             if (options.Kind == "fairness")
             {
-                var alone = await RunUsersAsync(api, [.. Enumerable.Range(1, 7).Select(i => ($"small{i}-alone-{run}", 10, TimeSpan.Zero))], images, options, cancellationToken);
+                var alone = await RunUsersAsync(api, [.. Enumerable.Range(1, 7).Select(i => ($"small{i}-alone-{run}", 10, TimeSpan.Zero))], images, options, null, null, cancellationToken);
                 users = await RunUsersAsync(
                     api,
                     [($"big-{run}", 1000, TimeSpan.Zero), .. Enumerable.Range(1, 7).Select(i => ($"small{i}-{run}", 10, TimeSpan.FromSeconds(3)))],
-                    images, options, cancellationToken);
+                    images, options, topology, cpu, cancellationToken);
                 var withBig = Statistics.Percentile([.. users.Where(u => u.User.StartsWith("small", StringComparison.Ordinal)).SelectMany(Latencies)], 0.95);
                 var withoutBig = Statistics.Percentile([.. alone.SelectMany(Latencies)], 0.95);
                 smallRatio = withBig / withoutBig;
@@ -69,13 +84,14 @@ public static class QueueScenario
             {
                 users = await RunUsersAsync(
                     api, [.. Enumerable.Range(1, options.Users).Select(i => ($"user{i}-{run}", options.ImagesPerUser, TimeSpan.Zero))],
-                    images, options, cancellationToken);
+                    images, options, topology, cpu, cancellationToken);
             }
 
             var (lost, duplicates) = topology is null ? ((long?)null, (long?)null) : await CountLostAndDuplicatesAsync(topology, cancellationToken);
             var served = topology is null ? null : await topology.ImagesServedAsync(cancellationToken);
             var tasks = topology is null ? null : await ReadTaskTimesAsync(topology, users, cancellationToken);
-            Report(options, users, rawBest, smallRatio, lost ?? users.Sum(u => u.Images - u.Completions.Count), duplicates, served, tasks);
+            Report(options, users, rawBest, smallRatio, lost ?? users.Sum(u => u.Images - u.Completions.Count), duplicates, served, tasks,
+                cpu.PerImage(users.Sum(u => u.Completions.Count)));
             return 0;
         }
         finally
@@ -88,7 +104,8 @@ public static class QueueScenario
     }
 
     private static async Task<List<UserRun>> RunUsersAsync(
-        Uri api, IReadOnlyList<(string Name, int Images, TimeSpan Delay)> users, List<(string FileName, byte[] Bytes)> images, Options options, CancellationToken cancellationToken)
+        Uri api, IReadOnlyList<(string Name, int Images, TimeSpan Delay)> users, List<(string FileName, byte[] Bytes)> images, Options options,
+        LocalTopology? topology, CpuUse? cpu, CancellationToken cancellationToken)
     {
         // Everyone signs in and uploads first, so that the measured part is segmentation alone.
         var prepared = await Task.WhenAll(users.Select(async user =>
@@ -101,6 +118,11 @@ public static class QueueScenario
             var uploaded = await client.UploadManyAsync(project.Id, files, 100, cancellationToken);
             return (user, client, project, uploaded);
         }));
+
+        if (topology is not null && cpu is not null)
+        {
+            cpu.Before = CpuAccounting.Read(topology);
+        }
 
         var runs = await Task.WhenAll(prepared.Select(async p =>
         {
@@ -128,6 +150,11 @@ public static class QueueScenario
                 p.user.Images,
                 current.Count(i => i.Status == "failed"));
         }));
+        if (topology is not null && cpu is not null)
+        {
+            cpu.After = CpuAccounting.Read(topology);
+        }
+
         return [.. runs];
     }
 
@@ -177,7 +204,7 @@ public static class QueueScenario
 
     private static void Report(
         Options options, List<UserRun> users, RawMeasurement raw, double? smallRatio, long lost, long? duplicates, IReadOnlyList<long>? served,
-        Dictionary<string, List<(DateTimeOffset Started, DateTimeOffset Completed)>>? tasks)
+        Dictionary<string, List<(DateTimeOffset Started, DateTimeOffset Completed)>>? tasks, Dictionary<string, double>? cpuMsPerImage)
     {
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine();
@@ -218,6 +245,12 @@ public static class QueueScenario
                 $"{options.Workers} worker(s), {options.InferenceInstances} Inference instance(s): {imagesPerSecond / options.InferenceInstances:F1} img/s per instance; served {string.Join(", ", served)}"));
         }
 
+        if (cpuMsPerImage is not null)
+        {
+            Console.WriteLine(string.Create(c,
+                $"CPU per segmented image: {string.Join(", ", cpuMsPerImage.Select(p => $"{p.Key} {p.Value:F1} ms"))}; total {cpuMsPerImage.Values.Sum():F1} ms"));
+        }
+
         Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
         {
             ["scenario"] = options.Kind,
@@ -238,6 +271,7 @@ public static class QueueScenario
             ["jain_fairness_completions"] = Math.Round(completionsJain, 3),
             ["fairness_window_s"] = Math.Round(window, 2),
             ["small_users_p95_ratio"] = smallRatio is null ? null : Math.Round(smallRatio.Value, 3),
+            ["cpu_ms_per_image"] = cpuMsPerImage,
             ["lost"] = lost,
             ["duplicates"] = duplicates,
         }));

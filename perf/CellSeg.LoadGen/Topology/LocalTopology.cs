@@ -27,6 +27,7 @@ public sealed class LocalTopology : IAsyncDisposable
 
     public PostgresServerProcess Postgres { get; }
     public RedisServerProcess Redis { get; }
+    public IReadOnlyList<ServiceProcess> Services => _services;
     public ServiceProcess Api => _services.Single(s => s.Name == "api");
     public IReadOnlyList<ServiceProcess> Workers => [.. _services.Where(s => s.Name.StartsWith("queueworker", StringComparison.Ordinal))];
     public IReadOnlyList<ServiceProcess> Inference => [.. _services.Where(s => s.Name.StartsWith("inference", StringComparison.Ordinal))];
