@@ -208,12 +208,15 @@ public static class QueueScenario
     {
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine();
-        Console.WriteLine($"{"user",-24} {"images",6} {"done",6} {"failed",6} {"span s",8} {"img/s",7} {"p95 ms",8}");
+        Console.WriteLine($"{"user",-24} {"images",6} {"done",6} {"failed",6} {"span s",8} {"img/s",7} {"p95 ms",8} {"submit ms",9} {"1st start ms",12}");
+        var firstRequest = users.Min(u => u.Requested);
         foreach (var user in users)
         {
             var span = user.Completions.Count == 0 ? 0 : (user.Completions[^1] - user.Requested).TotalSeconds;
+            // When the worker started the user's first image, from the user's request.
+            var firstStart = tasks?.GetValueOrDefault(user.User) is { Count: > 0 } started ? (started.Min(t => t.Started) - user.Requested).TotalMilliseconds : double.NaN;
             Console.WriteLine(string.Create(c,
-                $"{user.User,-24} {user.Images,6} {user.Completions.Count,6} {user.Failed,6} {span,8:F2} {(span > 0 ? user.Completions.Count / span : 0),7:F2} {Statistics.Percentile([.. Latencies(user)], 0.95),8:F0}"));
+                $"{user.User,-24} {user.Images,6} {user.Completions.Count,6} {user.Failed,6} {span,8:F2} {(span > 0 ? user.Completions.Count / span : 0),7:F2} {Statistics.Percentile([.. Latencies(user)], 0.95),8:F0} {user.SubmitMs,9:F0} {firstStart,12:F0}"));
         }
 
         var start = users.Min(u => u.Requested);
@@ -229,12 +232,24 @@ public static class QueueScenario
         var rates = users.Select(u => window > 0 ? u.Completions.Count(t => t > windowStart && t <= windowEnd) / window : 0).ToArray();
         var completionsJain = Jain(rates);
 
-        // The scheduler's share while every user is present: images the worker started inside that window and
-        // finished inside it. Work already at Inference when the last user arrived cannot be taken back (no
-        // preemption), so it is left out here; the plain completion count keeps it (jain_fairness_completions).
-        double? scheduledJain = tasks is null
-            ? null
-            : Jain([.. users.Select(u => (double)tasks[u.User].Count(t => t.Started >= windowStart && t.Completed <= windowEnd))]);
+        // The scheduler's share while every user is backlogged: from the moment the last user's first image started
+        // (everyone has work waiting from then on) to the moment the first user's last image started (after it, that
+        // user has nothing waiting), the images each user had started. This is the scheduler's fairness itself, free
+        // of when each request happened to reach the Api and of the images already at Inference (no preemption);
+        // jain_fairness_completions keeps the plain completions between the last request and the first user done.
+        double? scheduledJain = null;
+        var scheduledWindow = 0.0;
+        if (tasks is not null && users.All(u => tasks[u.User].Count > 0))
+        {
+            var from = users.Max(u => tasks[u.User].Min(t => t.Started));
+            var to = users.Min(u => tasks[u.User].Max(t => t.Started));
+            scheduledWindow = (to - from).TotalSeconds;
+            if (to > from)
+            {
+                scheduledJain = Jain([.. users.Select(u => (double)tasks[u.User].Count(t => t.Started >= from && t.Started <= to))]);
+            }
+        }
+
         var jain = scheduledJain ?? completionsJain;
 
         Console.WriteLine();
@@ -269,7 +284,8 @@ public static class QueueScenario
             ["submit_p95_ms"] = Math.Round(Statistics.Percentile([.. users.Select(u => u.SubmitMs)], 0.95), 1),
             ["jain_fairness"] = Math.Round(jain, 3),
             ["jain_fairness_completions"] = Math.Round(completionsJain, 3),
-            ["fairness_window_s"] = Math.Round(window, 2),
+            ["fairness_window_s"] = Math.Round(scheduledJain is null ? window : scheduledWindow, 2),
+            ["completions_window_s"] = Math.Round(window, 2),
             ["small_users_p95_ratio"] = smallRatio is null ? null : Math.Round(smallRatio.Value, 3),
             ["cpu_ms_per_image"] = cpuMsPerImage,
             ["lost"] = lost,

@@ -3,12 +3,18 @@ using System.Text.Json;
 
 namespace CellSeg.LoadGen.Topology;
 
+/// <param name="InferenceNiceness">
+/// The <c>nice</c> level of the Inference processes. All services share this machine's cores, and Inference alone
+/// would keep them busy; below normal priority it runs on what the Api, the worker, Postgres and Redis leave, as
+/// it would on its own nodes in a cluster, so requests are accepted and batches fed without waiting behind it.
+/// </param>
 public sealed record LocalTopologyOptions(
     string Folder,
     int Workers = 1,
     int InferenceInstances = 1,
     IReadOnlyList<string>? Models = null,
-    IReadOnlyDictionary<string, string>? WorkerSettings = null);
+    IReadOnlyDictionary<string, string>? WorkerSettings = null,
+    int InferenceNiceness = 10);
 
 /// <summary>
 /// The whole CellSeg topology as local processes: Postgres, Redis, Inference, Api and QueueWorker, wired with
@@ -56,7 +62,7 @@ public sealed class LocalTopology : IAsyncDisposable
 
             for (var i = 0; i < options.InferenceInstances; i++)
             {
-                topology.Add(ServiceProcess.Create($"inference-{i}", "CellSeg.Inference", modelSettings, logs));
+                topology.Add(ServiceProcess.Create($"inference-{i}", "CellSeg.Inference", modelSettings, logs, options.InferenceNiceness));
             }
 
             await StartAllAsync(topology.Inference, http, log, cancellationToken);

@@ -25,7 +25,8 @@ public sealed class ServiceProcess : IAsyncDisposable
     public int? ProcessId => _process is { HasExited: false } process ? process.Id : null;
 
     /// <summary>Prepares <paramref name="project"/> (e.g. <c>CellSeg.Api</c>) to run on a free loopback port.</summary>
-    public static ServiceProcess Create(string name, string project, IReadOnlyDictionary<string, string> environment, string logFolder)
+    /// <param name="niceness">Above 0: runs the service under <c>nice</c>, so that it gets the CPU only after processes of normal priority.</param>
+    public static ServiceProcess Create(string name, string project, IReadOnlyDictionary<string, string> environment, string logFolder, int niceness = 0)
     {
         var assembly = RepositoryLayout.ServiceAssembly(project);
         if (!File.Exists(assembly))
@@ -34,13 +35,21 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
 
         var url = new Uri($"http://127.0.0.1:{FreePort.Next()}");
-        var startInfo = new ProcessStartInfo("dotnet")
+        var startInfo = new ProcessStartInfo(niceness > 0 ? "nice" : "dotnet")
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = Path.GetDirectoryName(assembly)!,
         };
+        if (niceness > 0)
+        {
+            // nice execs dotnet in its own process, so the process id stays the service's.
+            startInfo.ArgumentList.Add("-n");
+            startInfo.ArgumentList.Add(niceness.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            startInfo.ArgumentList.Add("dotnet");
+        }
+
         startInfo.ArgumentList.Add(assembly);
         startInfo.Environment["ASPNETCORE_URLS"] = url.ToString();
         startInfo.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
