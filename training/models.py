@@ -204,7 +204,10 @@ class DoubleConv(nn.Module):
 
 
 class UNetHQ(nn.Module):
-    def __init__(self, chans=(24, 48, 96, 160, 256)):
+    # Narrow at full and half resolution (as narrow as cbam_resunet there), widest of the three below: the deep
+    # levels carry the context that large, flat spheroids need, while the cheap top levels let the network train
+    # about 1.6 times as many steps per minute as with 24/48 channels there.
+    def __init__(self, chans=(16, 32, 96, 160, 256)):
         super().__init__()
         self.enc = nn.ModuleList()
         cin = 3

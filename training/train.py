@@ -39,8 +39,11 @@ CONFIGS = {
     "hrnet": dict(lr=3e-3, steps_a=1200, batch_a=16, steps_b=350, batch_b=8, fresh=1, pool=384, minutes=12),
     "cbam_resunet": dict(lr=3e-3, steps_a=900, batch_a=12, steps_b=250, batch_b=6, fresh=2, pool=384,
                          minutes=12),
-    "unet_spherohq": dict(lr=3e-3, steps_a=800, batch_a=8, steps_b=200, batch_b=4, fresh=2, pool=384,
-                          minutes=12, bn_recal=True),
+    # No phase B for the U-Net: its batches of 4 full images made the BatchNorm statistics noisy (validation IoU
+    # fell from 0.87 to 0.82 over phase B in the old two-stage recipe); the statistics are re-estimated on full
+    # 256 x 256 images at the end instead (bn_recal).
+    "unet_spherohq": dict(lr=3e-3, steps_a=1700, batch_a=8, steps_b=0, batch_b=4, fresh=2, pool=384,
+                          minutes=15, bn_recal=True),
 }
 
 
