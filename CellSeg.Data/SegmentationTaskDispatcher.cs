@@ -33,7 +33,7 @@ public sealed class SegmentationTaskDispatcher(CellSegDbContext db, ISegmentatio
             return;
         }
 
-        var epoch = await queue.EnqueueManyAsync([.. tasks.Select(ToWorkItem)], cancellationToken);
+        var epoch = await EnqueueAsync(tasks, cancellationToken);
         var now = time.GetUtcNow();
         var ids = tasks.Select(t => t.Id).ToList();
         await db.SegmentationTasks
@@ -43,6 +43,13 @@ public sealed class SegmentationTaskDispatcher(CellSegDbContext db, ISegmentatio
                 .SetProperty(t => t.DispatchedAt, now),
                 cancellationToken);
     }
+
+    /// <summary>
+    /// Puts the tasks on the queue and returns the epoch they went out in, for the caller to record (see
+    /// <see cref="DispatchMarks"/>): until it is recorded, the reconciler takes the tasks for undispatched.
+    /// </summary>
+    public Task<string> EnqueueAsync(IReadOnlyList<SegmentationTask> tasks, CancellationToken cancellationToken) =>
+        queue.EnqueueManyAsync([.. tasks.Select(ToWorkItem)], cancellationToken);
 
     private static SegmentationWorkItem ToWorkItem(SegmentationTask task) =>
         new(task.Id, task.ImageId, task.ProjectId, task.OwnerId, task.Model, task.Threshold, task.DetectHoles, task.Priority);

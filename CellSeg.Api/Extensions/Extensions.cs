@@ -47,6 +47,8 @@ public static class Extensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddRedisStreamsSegmentationQueue();
         builder.Services.AddScoped<SegmentationRequests>();
+        builder.Services.AddSingleton<DispatchMarks>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DispatchMarks>());
         builder.Services.AddScoped<ImageUploads>();
 
         builder.Services.AddSignalR();

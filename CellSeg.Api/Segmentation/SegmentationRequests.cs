@@ -18,6 +18,7 @@ public sealed record QueueOutcome(IReadOnlyList<SegmentationTask> Queued, IReadO
 public sealed partial class SegmentationRequests(
     CellSegDbContext db,
     SegmentationTaskDispatcher dispatcher,
+    DispatchMarks marks,
     ITaskEventBus events,
     ApiTelemetry telemetry,
     TimeProvider time,
@@ -143,7 +144,9 @@ public sealed partial class SegmentationRequests(
             // Announced before dispatching, so no worker can announce "processing" ahead of "queued". The events go
             // out on the same connection as the entries and ahead of them, so they are not awaited one by one.
             var announced = Task.WhenAll(queued.Select(task => events.PublishAsync(ToEvent(task, "queued", now), cancellationToken)));
-            await dispatcher.DispatchAsync(queued, cancellationToken);
+            var epoch = await dispatcher.EnqueueAsync(queued, cancellationToken);
+            // Recorded in the background with other requests' marks: the request does not wait for that write.
+            marks.Add([.. queued.Select(t => t.Id)], epoch, time.GetUtcNow());
             await announced;
         }
         catch (StackExchange.Redis.RedisException ex)

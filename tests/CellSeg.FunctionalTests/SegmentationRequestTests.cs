@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using CellSeg.Data;
 using CellSeg.Data.Model;
+using CellSeg.Data.Queue;
 using CellSeg.LoadGen;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -69,6 +70,30 @@ public sealed class SegmentationRequestTests(StoresFixture stores) : IAsyncLifet
         var forced = await RequestAsync(images[1], new { model = "hrnet", force = true }, HttpStatusCode.Accepted, ct);
         Assert.Equal(("queued", 0.5f, 0, true), (forced.Status, forced.Threshold, forced.Priority, forced.DetectHoles));
         Assert.Equal("queued", (await _client.GetImageAsync(images[1], ct)).Status);
+    }
+
+    [Fact]
+    public async Task AQueuedTaskIsMarkedWithTheQueueEpochItWentOutIn()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (_, images) = await UploadAsync(_client, "Marked", 1, ct);
+        var task = await RequestAsync(images[0], new { model = "hrnet" }, HttpStatusCode.Accepted, ct);
+        var epoch = await _stack.Api.Services.GetRequiredService<ISegmentationQueue>().GetEpochAsync(ct);
+
+        // The mark is written in the background after the answer; the reconciler would re-dispatch it after 5 s.
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        SegmentationTask row;
+        do
+        {
+            await Task.Delay(20, ct);
+            await using var scope = _stack.Api.Services.CreateAsyncScope();
+            row = await scope.ServiceProvider.GetRequiredService<CellSegDbContext>().SegmentationTasks.AsNoTracking().SingleAsync(t => t.Id == task.Id, ct);
+        }
+        while (row.DispatchEpoch is null && DateTime.UtcNow < deadline);
+
+        Assert.Equal(epoch, row.DispatchEpoch);
+        Assert.NotNull(row.DispatchedAt);
+        Assert.True(row.DispatchedAt >= row.CreatedAt);
     }
 
     [Fact]
