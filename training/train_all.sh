@@ -7,9 +7,8 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-/usr/bin/python3}
 $PY training/make_heldout.py
 $PY training/train.py --model hrnet --seed 1
-$PY training/train.py --model cbam_resunet --seed 1 --minutes 30
-$PY training/train.py --model unet_spherohq --seed 1 --minutes 42
-$PY training/train.py --model unet_spherohq --seed 1 --minutes 21 --stage2 --steps-a 1300 --steps-b 0 --lr 0.001
+$PY training/train.py --model cbam_resunet --seed 1 --minutes 0
+$PY training/train.py --model unet_spherohq --seed 1 --minutes 0
 for m in hrnet cbam_resunet unet_spherohq; do
   $PY training/evaluate.py --model "$m"
 done
