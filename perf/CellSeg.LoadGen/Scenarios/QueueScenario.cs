@@ -16,7 +16,7 @@ public static class QueueScenario
 {
     public sealed record Options(
         string Kind, int Users, int ImagesPerUser, string Model, Uri? Api, string Folder, int TimeoutSeconds, int Workers = 1, int InferenceInstances = 1,
-        int WarmupImages = 48);
+        int WarmupImages = 200);
 
     /// <param name="SubmitMs">How long the Api took to accept the user's segmentation request (one batch).</param>
     private sealed record UserRun(string User, DateTimeOffset Requested, double SubmitMs, IReadOnlyList<DateTimeOffset> Completions, int Images, int Failed);
@@ -59,10 +59,16 @@ public static class QueueScenario
             var run = Guid.NewGuid().ToString("N")[..6];
             if (options.WarmupImages > 0)
             {
-                // Freshly started services run their first images on tier-0 JIT code and cold pools, caches and
-                // ONNX Runtime buffers; a warm-up user goes first and is not counted, as in the inference benchmark.
-                var warmup = await RunUsersAsync(api, [($"warmup-{run}", options.WarmupImages, TimeSpan.Zero)], images, options, null, null, cancellationToken);
-                Console.WriteLine(string.Create(c, $"warm-up: {warmup[0].Completions.Count} images (not counted)"));
+                // Freshly started services run their first requests on tier-0 JIT code, and their background JIT
+                // keeps a fifth of a core busy for a while (measured per thread); cold pools, caches and ONNX Runtime
+                // buffers too. Warm-up users go first, several at once like the measured ones, and are not counted,
+                // as in the inference benchmark.
+                var warmupUsers = Math.Clamp(options.Kind == "fairness" ? 8 : options.Users, 1, 8);
+                var warmup = await RunUsersAsync(
+                    api,
+                    [.. Enumerable.Range(1, warmupUsers).Select(i => ($"warmup{i}-{run}", Math.Max(1, options.WarmupImages / warmupUsers), TimeSpan.Zero))],
+                    images, options, null, null, cancellationToken);
+                Console.WriteLine(string.Create(c, $"warm-up: {warmup.Sum(u => u.Completions.Count)} images by {warmupUsers} users (not counted)"));
             }
 
             List<UserRun> users;
@@ -258,6 +264,13 @@ public static class QueueScenario
         {
             Console.WriteLine(string.Create(c,
                 $"{options.Workers} worker(s), {options.InferenceInstances} Inference instance(s): {imagesPerSecond / options.InferenceInstances:F1} img/s per instance; served {string.Join(", ", served)}"));
+        }
+
+        if (tasks is not null)
+        {
+            // A worker batch marks its tasks started with one timestamp, so equal start times are one batch.
+            var batchSizes = tasks.Values.SelectMany(t => t).GroupBy(t => t.Started).Select(g => g.Count()).ToList();
+            Console.WriteLine(string.Create(c, $"worker batches: {batchSizes.Count}, mean size {batchSizes.Average():F1}, largest {batchSizes.Max()}"));
         }
 
         if (cpuMsPerImage is not null)
