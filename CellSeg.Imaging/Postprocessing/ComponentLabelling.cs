@@ -101,34 +101,46 @@ internal sealed class ComponentLabelling : IDisposable
 
             var foreground = Foreground;
             var background = Background;
+            var sameSize = mapWidth == width && mapHeight == height;
             for (var y = 0; y < height; y++)
             {
-                var (top, bottom, wy) = BilinearTaps.At(mapHeight, rowScale, y);
-                if (lowerSource != top)
+                ReadOnlySpan<float> values;
+                if (sameSize)
                 {
-                    if (upperSource == top)
-                    {
-                        var swap = lowerRow;
-                        lowerRow = upperRow;
-                        upperRow = swap;
-                        (lowerSource, upperSource) = (upperSource, lowerSource);
-                    }
-                    else
-                    {
-                        ResampleRow(probabilities.Slice(top * mapWidth, mapWidth), left, right, weights, lowerRow);
-                        lowerSource = top;
-                    }
+                    // The map is already the image's size: the bilinear taps would take every sample as it is.
+                    values = probabilities.Slice(y * width, width);
                 }
-
-                if (upperSource != bottom)
+                else
                 {
-                    ResampleRow(probabilities.Slice(bottom * mapWidth, mapWidth), left, right, weights, upperRow);
-                    upperSource = bottom;
-                }
+                    var (top, bottom, wy) = BilinearTaps.At(mapHeight, rowScale, y);
+                    if (lowerSource != top)
+                    {
+                        if (upperSource == top)
+                        {
+                            var swap = lowerRow;
+                            lowerRow = upperRow;
+                            upperRow = swap;
+                            (lowerSource, upperSource) = (upperSource, lowerSource);
+                        }
+                        else
+                        {
+                            ResampleRow(probabilities.Slice(top * mapWidth, mapWidth), left, right, weights, lowerRow);
+                            lowerSource = top;
+                        }
+                    }
 
-                for (var x = 0; x < width; x++)
-                {
-                    row[x] = lowerRow[x] + ((upperRow[x] - lowerRow[x]) * wy);
+                    if (upperSource != bottom)
+                    {
+                        ResampleRow(probabilities.Slice(bottom * mapWidth, mapWidth), left, right, weights, upperRow);
+                        upperSource = bottom;
+                    }
+
+                    for (var x = 0; x < width; x++)
+                    {
+                        row[x] = lowerRow[x] + ((upperRow[x] - lowerRow[x]) * wy);
+                    }
+
+                    values = row;
                 }
 
                 var maskRow = mask.Slice(((y + 1) * Stride) + 1, width);
@@ -140,7 +152,7 @@ internal sealed class ComponentLabelling : IDisposable
                 var sums = foreground.Sum;
                 for (var x = 0; x < width; x++)
                 {
-                    var p = row[x];
+                    var p = values[x];
                     var i = x + 1;
                     var north = previous[i];
                     if (p >= threshold)

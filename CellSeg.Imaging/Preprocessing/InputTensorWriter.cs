@@ -48,6 +48,14 @@ public static class InputTensorWriter
             offset[c] = -mean[c] / std[c];
         }
 
+        if (image.Width == width && image.Height == height)
+        {
+            // Already the model's size: the bilinear taps would take every sample as it is (weight 0), so only the
+            // channels are split and normalised, in one pass.
+            WriteSameSize(image.Rgb, scale, offset, destination[..(3 * plane)]);
+            return;
+        }
+
         var pool = ArrayPool<float>.Shared;
         var indices = ArrayPool<int>.Shared.Rent(2 * width);
         var weights = pool.Rent(width);
@@ -106,6 +114,22 @@ public static class InputTensorWriter
             pool.Return(weights);
             pool.Return(upperRow);
             pool.Return(lowerRow);
+        }
+    }
+
+    private static void WriteSameSize(ReadOnlySpan<float> rgb, ReadOnlySpan<float> scale, ReadOnlySpan<float> offset, Span<float> destination)
+    {
+        var plane = destination.Length / 3;
+        var red = destination[..plane];
+        var green = destination.Slice(plane, plane);
+        var blue = destination.Slice(2 * plane, plane);
+        rgb = rgb[..(3 * plane)];
+        float sr = scale[0], sg = scale[1], sb = scale[2], or = offset[0], og = offset[1], ob = offset[2];
+        for (int i = 0, j = 0; i < plane; i++, j += 3)
+        {
+            red[i] = (rgb[j] * sr) + or;
+            green[i] = (rgb[j + 1] * sg) + og;
+            blue[i] = (rgb[j + 2] * sb) + ob;
         }
     }
 
