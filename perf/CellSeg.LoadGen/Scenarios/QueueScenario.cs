@@ -93,7 +93,7 @@ public static class QueueScenario
                     images, options, topology, cpu, cancellationToken);
             }
 
-            var (lost, duplicates) = topology is null ? ((long?)null, (long?)null) : await CountLostAndDuplicatesAsync(topology, cancellationToken);
+            var (lost, duplicates) = topology is null ? ((long?)null, (long?)null) : await CountLostAndDuplicatesAsync(topology, users, cancellationToken);
             var served = topology is null ? null : await topology.ImagesServedAsync(cancellationToken);
             var tasks = topology is null ? null : await ReadTaskTimesAsync(topology, users, cancellationToken);
             Report(options, users, rawBest, smallRatio, lost ?? users.Sum(u => u.Images - u.Completions.Count), duplicates, served, tasks,
@@ -166,19 +166,46 @@ public static class QueueScenario
 
     private static IEnumerable<double> Latencies(UserRun user) => user.Completions.Select(done => (done - user.Requested).TotalMilliseconds);
 
-    private static async Task<(long? Lost, long? Duplicates)> CountLostAndDuplicatesAsync(LocalTopology topology, CancellationToken cancellationToken)
+    /// <summary>This run's users' tasks that did not complete, and their images' results beyond one each.</summary>
+    private static async Task<(long? Lost, long? Duplicates)> CountLostAndDuplicatesAsync(LocalTopology topology, List<UserRun> users, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(topology.Postgres.ConnectionString("cellsegdb"));
         await connection.OpenAsync(cancellationToken);
+        // The data folder outlives a run, so only this run's users are counted.
         await using var command = new NpgsqlCommand(
             """
-            SELECT (SELECT count(*) FROM segmentation_tasks WHERE "Status" <> 'Completed'),
-                   (SELECT count(*) FROM segmentation_results) - (SELECT count(DISTINCT "ImageId") FROM segmentation_results)
+            WITH mine AS (SELECT "Id" FROM "AspNetUsers" WHERE "Email" = ANY($1))
+            SELECT (SELECT count(*) FROM segmentation_tasks WHERE "OwnerId" IN (SELECT "Id" FROM mine) AND "Status" <> 'Completed'),
+                   (SELECT count(*) - count(DISTINCT r."ImageId") FROM segmentation_results r
+                    JOIN segmentation_tasks t ON t."Id" = r."TaskId" WHERE t."OwnerId" IN (SELECT "Id" FROM mine))
             """,
             connection);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return (reader.GetInt64(0), reader.GetInt64(1));
+        command.Parameters.AddWithValue(users.Select(u => $"{u.User}@load.cellseg").ToArray());
+        long lost, duplicates;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.ReadAsync(cancellationToken);
+            (lost, duplicates) = (reader.GetInt64(0), reader.GetInt64(1));
+        }
+
+        if (lost > 0)
+        {
+            // Say which tasks and where they stopped, so that a lost image can be looked for in the services' logs.
+            await using var detail = new NpgsqlCommand(
+                """
+                SELECT u."Email", t."Status", count(*), min(t."Error") FROM segmentation_tasks t JOIN "AspNetUsers" u ON u."Id" = t."OwnerId"
+                WHERE t."Status" <> 'Completed' AND u."Email" = ANY($1) GROUP BY u."Email", t."Status" ORDER BY 1, 2
+                """,
+                connection);
+            detail.Parameters.AddWithValue(users.Select(u => $"{u.User}@load.cellseg").ToArray());
+            await using var rows = await detail.ExecuteReaderAsync(cancellationToken);
+            while (await rows.ReadAsync(cancellationToken))
+            {
+                Console.WriteLine($"not completed: {rows.GetString(0)} {rows.GetString(1)} x{rows.GetInt64(2)} {(rows.IsDBNull(3) ? "" : rows.GetString(3))}");
+            }
+        }
+
+        return (lost, duplicates);
     }
 
     /// <summary>When the worker started and finished each completed task of these users (from Postgres).</summary>

@@ -85,7 +85,21 @@ public sealed class PostgresServerProcess : IAsyncDisposable
         IsRunning = false;
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync();
+    /// <summary>
+    /// A clean shutdown: the server writes out every commit first. The data folder is kept for the next run, and an
+    /// immediate shutdown here would lose the last commits on this server (synchronous_commit=off), which the next
+    /// run would then find as tasks still processing.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!IsRunning)
+        {
+            return;
+        }
+
+        await RunAsPostgresAsync("pg_ctl", ["stop", "-w", "-m", "fast", "-D", _dataDirectory], CancellationToken.None);
+        IsRunning = false;
+    }
 
     private async Task EnsureDatabaseAsync(string database, CancellationToken cancellationToken)
     {
