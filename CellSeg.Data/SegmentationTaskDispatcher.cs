@@ -25,25 +25,6 @@ public sealed class SegmentationTaskDispatcher(CellSegDbContext db, ISegmentatio
         task.DispatchedAt = now;
     }
 
-    /// <summary>Dispatches many tasks with pipelined queue writes and one database update.</summary>
-    public async Task DispatchAsync(IReadOnlyList<SegmentationTask> tasks, CancellationToken cancellationToken)
-    {
-        if (tasks.Count == 0)
-        {
-            return;
-        }
-
-        var epoch = await EnqueueAsync(tasks, cancellationToken);
-        var now = time.GetUtcNow();
-        var ids = tasks.Select(t => t.Id).ToList();
-        await db.SegmentationTasks
-            .Where(t => ids.Contains(t.Id))
-            .ExecuteUpdateAsync(update => update
-                .SetProperty(t => t.DispatchEpoch, epoch)
-                .SetProperty(t => t.DispatchedAt, now),
-                cancellationToken);
-    }
-
     /// <summary>
     /// Puts the tasks on the queue and returns the epoch they went out in, for the caller to record (see
     /// <see cref="DispatchMarks"/>): until it is recorded, the reconciler takes the tasks for undispatched.

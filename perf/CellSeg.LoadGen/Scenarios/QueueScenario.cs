@@ -118,7 +118,7 @@ public static class QueueScenario
         {
             var http = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromMinutes(5) };
             var client = new CellSegApiClient(http);
-            await client.SignInAsync($"{user.Name}@load.cellseg", "Load-password-1", cancellationToken);
+            await client.SignInAsync(EmailOf(user.Name), "Load-password-1", cancellationToken);
             var project = await client.CreateProjectAsync(user.Name, cancellationToken);
             var files = Enumerable.Range(0, user.Images).Select(i => ($"{i:D4}-{images[i % images.Count].FileName}", images[i % images.Count].Bytes)).ToList();
             var uploaded = await client.UploadManyAsync(project.Id, files, 100, cancellationToken);
@@ -164,6 +164,10 @@ public static class QueueScenario
         return [.. runs];
     }
 
+    private static string EmailOf(string user) => $"{user}@load.cellseg";
+
+    private static string[] Emails(List<UserRun> users) => [.. users.Select(u => EmailOf(u.User))];
+
     private static IEnumerable<double> Latencies(UserRun user) => user.Completions.Select(done => (done - user.Requested).TotalMilliseconds);
 
     /// <summary>This run's users' tasks that did not complete, and their images' results beyond one each.</summary>
@@ -180,7 +184,7 @@ public static class QueueScenario
                     JOIN segmentation_tasks t ON t."Id" = r."TaskId" WHERE t."OwnerId" IN (SELECT "Id" FROM mine))
             """,
             connection);
-        command.Parameters.AddWithValue(users.Select(u => $"{u.User}@load.cellseg").ToArray());
+        command.Parameters.AddWithValue(Emails(users));
         long lost, duplicates;
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
@@ -197,7 +201,7 @@ public static class QueueScenario
                 WHERE t."Status" <> 'Completed' AND u."Email" = ANY($1) GROUP BY u."Email", t."Status" ORDER BY 1, 2
                 """,
                 connection);
-            detail.Parameters.AddWithValue(users.Select(u => $"{u.User}@load.cellseg").ToArray());
+            detail.Parameters.AddWithValue(Emails(users));
             await using var rows = await detail.ExecuteReaderAsync(cancellationToken);
             while (await rows.ReadAsync(cancellationToken))
             {
@@ -220,7 +224,7 @@ public static class QueueScenario
             WHERE t."Status" = 'Completed' AND u."Email" = ANY($1)
             """,
             connection);
-        command.Parameters.AddWithValue(users.Select(u => $"{u.User}@load.cellseg").ToArray());
+        command.Parameters.AddWithValue(Emails(users));
         var times = users.ToDictionary(u => u.User, _ => new List<(DateTimeOffset, DateTimeOffset)>());
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
