@@ -11,10 +11,7 @@ public sealed class SegmentationResult
         CreatedAt = now;
     }
 
-    /// <summary>
-    /// For EF Core's materialisation only: the row read sets every value, so nothing is generated here (an id and
-    /// clock readings per row read were a fifth of the Api's CPU when it listed images).
-    /// </summary>
+    /// <summary>For EF Core's materialisation only: the row read sets every value, so no clock is read here.</summary>
     private SegmentationResult()
     {
     }

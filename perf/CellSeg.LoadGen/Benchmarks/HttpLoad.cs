@@ -44,7 +44,7 @@ public static class HttpLoad
         }));
         var seconds = clock.Elapsed.TotalSeconds;
 
-        var all = latencies.SelectMany(l => l).Order().ToArray();
+        var all = latencies.SelectMany(l => l).ToArray();
         return new LoadResult(clients, all.Length, failures, seconds, Statistics.Percentile(all, 0.50), Statistics.Percentile(all, 0.95), Statistics.Percentile(all, 0.99));
     }
 

@@ -50,7 +50,8 @@ public static class OrchestrationScenario
         var backlogStarted = memory.Mark();
         var queuedAt = DateTimeOffset.UtcNow;
         await Task.WhenAll(clients.Select(client => client.Api.RequestBatchSegmentationAsync(client.ProjectId, client.ImageIds, "noop", cancellationToken)));
-        var queued = await CountQueuedAsync(database, cancellationToken);
+        var projects = clients.Select(client => client.ProjectId).ToArray();
+        var queued = await CountQueuedAsync(database, projects, cancellationToken);
         await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
         var apiWithBacklog = memory.PeakSince(backlogStarted, topology.Api);
         Console.WriteLine(string.Create(c, $"  {queued} tasks queued; Api resident {apiWithBacklog:F0} MB"));
@@ -91,7 +92,8 @@ public static class OrchestrationScenario
 
         var apiPeak = memory.PeakSince(0, topology.Api);
         var workerPeak = topology.Workers.Max(w => memory.PeakSince(0, w));
-        var (lost, duplicates) = await CountLostAndDuplicatesAsync(database, cancellationToken);
+        // Every image is segmented again on purpose in phases 2 and 3 (forced): one task, and one result, per request.
+        var (lost, duplicates) = await CountLostAndDuplicatesAsync(database, projects, requested: (2L * total) + sent.Sum(), cancellationToken);
         Console.WriteLine();
         Console.WriteLine($"{"figure",-44} {"value",10}");
         Console.WriteLine(string.Create(c, $"{"images/s, batch requests → segmented",-44} {throughput,10:F0}"));
@@ -226,23 +228,30 @@ public static class OrchestrationScenario
         return new Completion(latencies.Count, first, last, [.. latencies]);
     }
 
-    private static async Task<long> CountQueuedAsync(NpgsqlDataSource database, CancellationToken cancellationToken)
+    /// <summary>This run's tasks waiting now (the data folder outlives a run, so only its projects are counted).</summary>
+    private static async Task<long> CountQueuedAsync(NpgsqlDataSource database, Guid[] projects, CancellationToken cancellationToken)
     {
-        await using var command = database.CreateCommand("""SELECT count(*) FROM segmentation_tasks WHERE "Status" = 'Queued'""");
+        await using var command = database.CreateCommand("""SELECT count(*) FROM segmentation_tasks WHERE "ProjectId" = ANY($1) AND "Status" = 'Queued'""");
+        command.Parameters.AddWithValue(projects);
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    private static async Task<(long Lost, long Duplicates)> CountLostAndDuplicatesAsync(NpgsqlDataSource database, CancellationToken cancellationToken)
+    /// <summary>
+    /// This run's tasks that did not complete, and results beyond one per request made: a request that produced a
+    /// second task, or a task completed twice under another id, shows here.
+    /// </summary>
+    private static async Task<(long Lost, long Duplicates)> CountLostAndDuplicatesAsync(
+        NpgsqlDataSource database, Guid[] projects, long requested, CancellationToken cancellationToken)
     {
-        // Each image was segmented twice on purpose (the second time forced): one result per task, every task done.
         await using var command = database.CreateCommand(
             """
-            SELECT (SELECT count(*) FROM segmentation_tasks WHERE "Status" <> 'Completed'),
-                   (SELECT count(*) FROM segmentation_results) - (SELECT count(DISTINCT "TaskId") FROM segmentation_results)
+            SELECT (SELECT count(*) FROM segmentation_tasks WHERE "ProjectId" = ANY($1) AND "Status" <> 'Completed'),
+                   (SELECT count(*) FROM segmentation_results r JOIN segmentation_tasks t ON t."Id" = r."TaskId" WHERE t."ProjectId" = ANY($1))
             """);
+        command.Parameters.AddWithValue(projects);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return (reader.GetInt64(0), reader.GetInt64(1));
+        return (reader.GetInt64(0), Math.Max(0, reader.GetInt64(1) - requested));
     }
 
     /// <summary>SIGSTOP / SIGCONT: pauses a worker without losing its connections, then lets it go on.</summary>
