@@ -48,6 +48,20 @@ public static class HttpLoad
         return new LoadResult(clients, all.Length, failures, seconds, Statistics.Percentile(all, 0.50), Statistics.Percentile(all, 0.95), Statistics.Percentile(all, 0.99));
     }
 
+    /// <summary>
+    /// Sends images from <paramref name="clients"/> clients for <paramref name="duration"/> and discards the answers:
+    /// the first seconds of a service, and of this process's HTTP client, run slower than the steady state.
+    /// </summary>
+    public static async Task WarmUpAsync(Uri baseAddress, string path, IReadOnlyList<byte[]> images, int clients, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients + 4 })
+        {
+            BaseAddress = baseAddress,
+            Timeout = TimeSpan.FromMinutes(2),
+        };
+        await WarmUpAsync(http, path, images, clients, duration, cancellationToken);
+    }
+
     private static async Task WarmUpAsync(HttpClient http, string path, IReadOnlyList<byte[]> images, int clients, TimeSpan duration, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();

@@ -40,9 +40,8 @@ public sealed class RawModelBenchmark(string modelFolder)
         return results;
     }
 
-    /// <summary>The median time of one batch-1 call on an otherwise idle session using every core.</summary>
     /// <summary>Median and 95th percentile of one batch-1 call, the service's one-client latency to compare with.</summary>
-    public (double MedianMs, double P95Ms) SingleCallMilliseconds(int intraOpThreads, int calls = 60)
+    public (double MedianMs, double P95Ms) SingleCallMilliseconds(int intraOpThreads, int calls = 150)
     {
         using var session = CreateSession(intraOpThreads);
         var input = Input(1);
