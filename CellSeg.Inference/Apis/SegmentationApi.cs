@@ -32,7 +32,7 @@ public static class SegmentationApi
 
     public sealed record ModelInfo(
         string Name, string? DisplayName, string Version, string State, string? Device, string? Error,
-        int InputWidth, int InputHeight, float DefaultThreshold, int PreferredBatch, int MaxBatch, int QueueDepth, long ImagesServed);
+        int InputWidth, int InputHeight, float DefaultThreshold, int PreferredBatch, int MaxBatch, int RunBatch, int QueueDepth, long ImagesServed);
 
     public sealed record BatchItem(string FileName, SegmentResponse? Result, ProblemDetails? Problem);
 
@@ -49,6 +49,7 @@ public static class SegmentationApi
             e.Model?.Descriptor.DefaultThreshold ?? 0,
             e.Model?.Descriptor.PreferredBatch ?? 0,
             e.Batcher?.MaxBatch ?? 0,
+            e.Batcher?.RunBatch ?? 0,
             e.Batcher?.QueueDepth ?? 0,
             e.Batcher?.ImagesServed ?? 0)).ToArray());
 

@@ -14,6 +14,13 @@ public sealed class BatchingOptions
     [Range(0, 1024)]
     public int MaxBatch { get; set; }
 
+    /// <summary>
+    /// Per model, the most images one call takes when the model runs on a CPU; the model's <c>maxBatch</c> stays what
+    /// callers may send at once (a worker's batch) and what a GPU takes. On a CPU larger calls run slower per image
+    /// (cache), so the inference benchmark's best raw batch belongs here. <see cref="MaxBatch"/>, where set, wins.
+    /// </summary>
+    public Dictionary<string, int> CpuBatch { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Batch an executor waits to fill (up to <see cref="MaxQueueDelayMs"/>); 0 takes the model's <c>preferredBatch</c>.</summary>
     [Range(0, 1024)]
     public int PreferredBatch { get; set; }

@@ -22,6 +22,7 @@ public sealed partial class ModelBatcher : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task[] _executors;
     private readonly int _maxBatch;
+    private readonly int _runBatch;
     private readonly int _preferredBatch;
     private readonly long _bytesPerImage;
     private readonly int _imageLength;
@@ -43,7 +44,10 @@ public sealed partial class ModelBatcher : IAsyncDisposable
         var descriptor = model.Descriptor;
         _imageLength = model.InputLength;
         _maxBatch = Math.Max(1, options.MaxBatch > 0 ? options.MaxBatch : descriptor.MaxBatch);
-        _preferredBatch = Math.Clamp(options.PreferredBatch > 0 ? options.PreferredBatch : descriptor.PreferredBatch, 1, _maxBatch);
+        _runBatch = options.MaxBatch <= 0 && model.Device == "cpu" && options.CpuBatch.TryGetValue(descriptor.Name, out var cpuBatch) && cpuBatch > 0
+            ? Math.Min(cpuBatch, _maxBatch)
+            : _maxBatch;
+        _preferredBatch = Math.Clamp(options.PreferredBatch > 0 ? options.PreferredBatch : descriptor.PreferredBatch, 1, _runBatch);
         // Without a measured figure: input and output tensors, times a working-set factor for the activations.
         _bytesPerImage = options.MemoryPerImageBytes > 0
             ? options.MemoryPerImageBytes
@@ -69,7 +73,11 @@ public sealed partial class ModelBatcher : IAsyncDisposable
         }
     }
 
+    /// <summary>The most images a caller may send at once: a worker's batch.</summary>
     public int MaxBatch => _maxBatch;
+
+    /// <summary>The most images one network call takes here (<see cref="BatchingOptions.CpuBatch"/>).</summary>
+    public int RunBatch => _runBatch;
 
     /// <summary>Images this instance has run through the model since it started.</summary>
     public long ImagesServed => Interlocked.Read(ref _imagesServed);
@@ -105,9 +113,9 @@ public sealed partial class ModelBatcher : IAsyncDisposable
 
     private void Execute(CancellationToken stopping)
     {
-        var batch = new List<PendingImage>(_maxBatch);
+        var batch = new List<PendingImage>(_runBatch);
         // Each executor owns its batch tensors, reused for every batch it runs.
-        var buffers = new BatchBuffers(new float[_maxBatch * _model.InputLength], new float[_maxBatch * _model.OutputLength]);
+        var buffers = new BatchBuffers(new float[_runBatch * _model.InputLength], new float[_runBatch * _model.OutputLength]);
         while (!stopping.IsCancellationRequested)
         {
             try
@@ -130,7 +138,7 @@ public sealed partial class ModelBatcher : IAsyncDisposable
                 // WaitAsync took the count of one queued image; each further image taken takes its own. A count
                 // released after its image was already taken here only causes one empty wake-up later.
                 var counted = true;
-                while (batch.Count < _maxBatch && _queue.TryDequeue(out var pending, out _))
+                while (batch.Count < _runBatch && _queue.TryDequeue(out var pending, out _))
                 {
                     if (!counted)
                     {

@@ -16,7 +16,12 @@ public sealed class BatchingTests
     public async Task ConcurrentRequestsShareBatchesAndEachGetsItsOwnObjects()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var factory = new InferenceFactory(new Dictionary<string, string?> { ["Inference:Batching:MaxQueueDelayMs"] = "50" });
+        await using var factory = new InferenceFactory(new Dictionary<string, string?>
+        {
+            // The whole of hrnet's batch, over the CPU batch of 1 that appsettings.json gives it.
+            ["Inference:Batching:MaxBatch"] = "8",
+            ["Inference:Batching:MaxQueueDelayMs"] = "50",
+        });
         using var client = await factory.CreateReadyClientAsync(ct);
 
         var answers = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => SegmentAsync(client, ct)));
@@ -25,6 +30,49 @@ public sealed class BatchingTests
         Assert.All(answers, a => Assert.Equal(1, a.Body.GetProperty("objectCount").GetInt32()));
         Assert.Contains(answers, a => a.Body.GetProperty("batchSize").GetInt32() > 1);
         Assert.All(answers, a => Assert.InRange(a.Body.GetProperty("batchSize").GetInt32(), 1, 8));
+    }
+
+    [Fact]
+    public async Task CpuBatchCapsEachCallWhileCallersMaySendTheModelsWholeBatch()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var factory = new InferenceFactory(new Dictionary<string, string?>
+        {
+            ["Inference:Batching:CpuBatch:hrnet"] = "2",
+            // Executors wait for batches of 4, so that the burst surely fills calls to the cap.
+            ["Inference:Batching:PreferredBatch"] = "4",
+            ["Inference:Batching:MaxQueueDelayMs"] = "200",
+        });
+        using var client = await factory.CreateReadyClientAsync(ct);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => SegmentAsync(client, ct)));
+
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.Status));
+        Assert.All(answers, a => Assert.InRange(a.Body.GetProperty("batchSize").GetInt32(), 1, 2));
+        Assert.Contains(answers, a => a.Body.GetProperty("batchSize").GetInt32() == 2);
+        var hrnet = Assert.Single((await client.GetFromJsonAsync<JsonElement>("/v1/models", ct)).EnumerateArray());
+        // A worker still sends batches of the model's maxBatch; they run two images per call.
+        Assert.Equal(8, hrnet.GetProperty("maxBatch").GetInt32());
+        Assert.Equal(2, hrnet.GetProperty("runBatch").GetInt32());
+    }
+
+    [Fact]
+    public async Task ShippedSettingsRunHrnetOneImagePerCallOnACpu()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var factory = new InferenceFactory(new Dictionary<string, string?>
+        {
+            ["Inference:Batching:PreferredBatch"] = "4",
+            ["Inference:Batching:MaxQueueDelayMs"] = "200",
+        });
+        using var client = await factory.CreateReadyClientAsync(ct);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => SegmentAsync(client, ct)));
+
+        Assert.All(answers, a => Assert.Equal(1, a.Body.GetProperty("batchSize").GetInt32()));
+        var hrnet = Assert.Single((await client.GetFromJsonAsync<JsonElement>("/v1/models", ct)).EnumerateArray());
+        Assert.Equal(8, hrnet.GetProperty("maxBatch").GetInt32());
+        Assert.Equal(1, hrnet.GetProperty("runBatch").GetInt32());
     }
 
     [Fact]
@@ -60,14 +108,18 @@ public sealed class BatchingTests
         await using var factory = new InferenceFactory(new Dictionary<string, string?>
         {
             ["Inference:Batching:QueueCapacity"] = "1",
-            // The executor holds the first image back waiting for a batch to form, so it stays queued.
+            // The executor holds the first image back waiting for a batch of 4 to form, so it stays queued.
+            ["Inference:Batching:MaxBatch"] = "8",
+            ["Inference:Batching:PreferredBatch"] = "4",
             ["Inference:Batching:MaxQueueDelayMs"] = "1000",
         });
         using var client = await factory.CreateReadyClientAsync(ct);
 
         var first = SegmentAsync(client, ct);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
         while ((await client.GetFromJsonAsync<JsonElement>("/v1/models", ct))[0].GetProperty("queueDepth").GetInt32() == 0)
         {
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), "The first image never showed in the queue.");
             await Task.Delay(10, ct);
         }
 
@@ -113,6 +165,7 @@ public sealed class BatchingTests
         {
             ["Inference:Batching:MaxQueueDelayMs"] = "200",
             ["Inference:Batching:PreferredBatch"] = "4",
+            ["Inference:Batching:MaxBatch"] = "8",
         });
         using var client = await factory.CreateReadyClientAsync(ct);
         using var alone = new InstrumentTotal("CellSeg.Inference", "cellseg.inference.alone_runs", factory.Services.GetRequiredService<IMeterFactory>());
