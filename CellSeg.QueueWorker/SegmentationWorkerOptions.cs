@@ -18,6 +18,14 @@ public sealed class SegmentationWorkerOptions
     [Range(1, 256)]
     public int MaxInFlightPerUser { get; set; } = 2;
 
+    /// <summary>
+    /// How long a slot that was idle waits, once new work arrives, before it takes a batch: requests sent together
+    /// reach the worker a few milliseconds apart, and without the wait the first of them took the idle slots with
+    /// whole batches of its own before the others were read. 0 takes a batch at once.
+    /// </summary>
+    [Range(0, 1000)]
+    public int GatherMs { get; set; } = 25;
+
     /// <summary>Deliveries read ahead and held for fair scheduling.</summary>
     [Range(1, 100_000)]
     public int MaxBuffered { get; set; } = 2000;

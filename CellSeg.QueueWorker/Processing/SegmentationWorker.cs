@@ -183,7 +183,11 @@ public sealed partial class SegmentationWorker : BackgroundService
             {
                 try
                 {
-                    await _work.WaitAsync(TimeSpan.FromMilliseconds(250), stoppingToken);
+                    if (await _work.WaitAsync(TimeSpan.FromMilliseconds(250), stoppingToken) && _options.GatherMs > 0)
+                    {
+                        // Idle until now: let work sent at the same moment by other users reach the scheduler too.
+                        await Task.Delay(TimeSpan.FromMilliseconds(_options.GatherMs), _time, stoppingToken);
+                    }
                 }
                 catch (OperationCanceledException)
                 {
