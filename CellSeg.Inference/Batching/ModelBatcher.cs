@@ -7,7 +7,8 @@ namespace CellSeg.Inference.Batching;
 
 /// <summary>
 /// Gathers one model's requests into batches: higher priority first, then arrival order; up to the largest batch
-/// the model and the memory budget allow. Executors share the model's one session. A batch over the memory budget,
+/// the model (on a CPU, its <see cref="BatchingOptions.CpuBatch"/>) and the memory budget allow. Executors, each on a
+/// thread of its own, share the model's one session. A batch over the memory budget,
 /// or one that runs out of memory, is split in halves and retried, so no image fails because of its neighbours.
 /// </summary>
 public sealed partial class ModelBatcher : IAsyncDisposable
@@ -135,7 +136,7 @@ public sealed partial class ModelBatcher : IAsyncDisposable
             batch.Clear();
             lock (_queue)
             {
-                // WaitAsync took the count of one queued image; each further image taken takes its own. A count
+                // Wait took the count of one queued image; each further image taken takes its own. A count
                 // released after its image was already taken here only causes one empty wake-up later.
                 var counted = true;
                 while (batch.Count < _runBatch && _queue.TryDequeue(out var pending, out _))

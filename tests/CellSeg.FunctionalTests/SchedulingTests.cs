@@ -32,8 +32,8 @@ public sealed class SchedulingTests(StoresFixture stores) : IAsyncLifetime
         var ct = TestContext.Current.CancellationToken;
         var first = await _stack.SignInAsync("first@cellseg.test", ct);
         var second = await _stack.SignInAsync("second@cellseg.test", ct);
-        var (firstProject, firstImages) = await UploadAsync(first, "First", ct);
-        var (secondProject, secondImages) = await UploadAsync(second, "Second", ct);
+        var (firstProject, firstImages) = await SegmentationRequestTests.UploadAsync(first, "First", 4, ct);
+        var (secondProject, secondImages) = await SegmentationRequestTests.UploadAsync(second, "Second", 4, ct);
 
         await first.RequestBatchSegmentationAsync(firstProject, firstImages, "hrnet", ct);
         await Task.Delay(20, ct);
@@ -62,13 +62,6 @@ public sealed class SchedulingTests(StoresFixture stores) : IAsyncLifetime
         Assert.True(
             secondUsersFirst <= firstUsersLast,
             $"The second user's first image started at {secondUsersFirst:O}, after the first user's last at {firstUsersLast:O}.");
-    }
-
-    private static async Task<(Guid Project, Guid[] Images)> UploadAsync(CellSeg.LoadGen.CellSegApiClient client, string name, CancellationToken ct)
-    {
-        var project = await client.CreateProjectAsync(name, ct);
-        var upload = await client.UploadAsync(project.Id, Enumerable.Range(0, 4).Select(i => ($"{i}.png", ProjectsApiTests.Png(24 + i, 24))), ct);
-        return (project.Id, [.. upload.Images.Select(i => i.Id)]);
     }
 
     public async ValueTask DisposeAsync() => await _stack.DisposeAsync();

@@ -260,7 +260,8 @@ public sealed class SegmentationRequestTests(StoresFixture stores) : IAsyncLifet
         return (await response.Content.ReadFromJsonAsync<ImagePage>(ct))!;
     }
 
-    private static async Task<(Guid Project, Guid[] Images)> UploadAsync(CellSegApiClient client, string name, int count, CancellationToken ct)
+    /// <summary>A new project of <paramref name="client"/>'s with <paramref name="count"/> small PNGs.</summary>
+    internal static async Task<(Guid Project, Guid[] Images)> UploadAsync(CellSegApiClient client, string name, int count, CancellationToken ct)
     {
         var project = await client.CreateProjectAsync(name, ct);
         var upload = await client.UploadAsync(project.Id, Enumerable.Range(0, count).Select(i => ($"{i}.png", ProjectsApiTests.Png(24 + i, 24))), ct);
