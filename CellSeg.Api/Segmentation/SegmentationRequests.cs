@@ -56,6 +56,7 @@ public sealed partial class SegmentationRequests(
         var inserted = await InsertAsync(candidates, now, cancellationToken);
         List<SegmentationTask> queued = [.. candidates.Where(t => inserted.Contains(t.Id))];
         List<SegmentationTask> active = [];
+        QueueOutcome? again = null;
         if (queued.Count < candidates.Count)
         {
             List<Guid> skipped = [.. candidates.Where(t => !inserted.Contains(t.Id)).Select(t => t.ImageId)];
@@ -66,14 +67,14 @@ public sealed partial class SegmentationRequests(
             {
                 // An active task ended between the two statements: ask again for those images.
                 var ended = skipped.Except(active.Select(t => t.ImageId)).ToHashSet();
-                var again = await QueueAsync(ownerId, [.. images.Where(i => ended.Contains(i.Id))], parameters, batchId, cancellationToken);
-                await AnnounceAndDispatchAsync(queued, now, cancellationToken);
-                return new QueueOutcome([.. queued, .. again.Queued], [.. active, .. again.AlreadyActive], [.. segmented, .. again.AlreadySegmented]);
+                again = await QueueAsync(ownerId, [.. images.Where(i => ended.Contains(i.Id))], parameters, batchId, cancellationToken);
             }
         }
 
         await AnnounceAndDispatchAsync(queued, now, cancellationToken);
-        return new QueueOutcome(queued, active, segmented);
+        return again is null
+            ? new QueueOutcome(queued, active, segmented)
+            : new QueueOutcome([.. queued, .. again.Queued], [.. active, .. again.AlreadyActive], [.. segmented, .. again.AlreadySegmented]);
     }
 
     /// <summary>Inserts the tasks whose image has no active task and marks those images queued; returns the inserted ids.</summary>

@@ -246,7 +246,6 @@ public static class QueueScenario
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine();
         Console.WriteLine($"{"user",-24} {"images",6} {"done",6} {"failed",6} {"span s",8} {"img/s",7} {"p95 ms",8} {"submit ms",9} {"1st start ms",12}");
-        var firstRequest = users.Min(u => u.Requested);
         foreach (var user in users)
         {
             var span = user.Completions.Count == 0 ? 0 : (user.Completions[^1] - user.Requested).TotalSeconds;

@@ -47,10 +47,6 @@ public static class CpuAccounting
         return seconds;
     }
 
-    /// <summary>Cores each part used on average between two readings; a process that ended in between is left out.</summary>
-    public static Dictionary<string, double> Cores(Dictionary<string, double> before, Dictionary<string, double> after, TimeSpan elapsed) =>
-        after.ToDictionary(p => p.Key, p => Math.Round(Math.Max(0, p.Value - before.GetValueOrDefault(p.Key)) / elapsed.TotalSeconds, 2));
-
     private static (string Command, double Seconds)? ReadStat(int pid)
     {
         string text;
