@@ -27,6 +27,9 @@ public sealed partial class SegmentationTaskRunner(
         Segmented,
         Rejected,
         Transient,
+
+        // Inference could not be reached at all (no connection, or its circuit is open): the image was never tried.
+        Unreachable,
         Cancelled,
     }
 
@@ -34,7 +37,8 @@ public sealed partial class SegmentationTaskRunner(
 
     /// <param name="tokenFor">The token of one task: it ends when the task is cancelled or the worker stops.</param>
     /// <param name="stoppingToken">Ends only when the worker stops.</param>
-    public async Task RunBatchAsync(
+    /// <returns>Whether Inference could not be reached for some of the batch, so that the caller backs off.</returns>
+    public async Task<bool> RunBatchAsync(
         IReadOnlyList<SegmentationDelivery> batch, Func<Guid, CancellationToken> tokenFor, CancellationToken stoppingToken)
     {
         telemetry.ActiveTasks.Add(batch.Count);
@@ -50,7 +54,7 @@ public sealed partial class SegmentationTaskRunner(
             if (runnable.Count == 0)
             {
                 await consumer.AcknowledgeAsync(acknowledge, stoppingToken);
-                return;
+                return false;
             }
 
             var imageIds = runnable.Select(d => d.Item.ImageId).ToList();
@@ -65,11 +69,13 @@ public sealed partial class SegmentationTaskRunner(
             var segmentedCount = attempts.Count(a => a.Outcome == Outcome.Segmented);
             var elapsedMs = time.GetElapsedTime(started).TotalMilliseconds;
             LogBatchDone(logger, batch.Count, segmentedCount, elapsedMs);
+            return attempts.Any(a => a.Outcome == Outcome.Unreachable);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
             // Not acknowledged: the deliveries stay pending and are taken over once idle.
             LogBatchError(logger, ex, batch.Count);
+            return false;
         }
         finally
         {
@@ -169,9 +175,16 @@ public sealed partial class SegmentationTaskRunner(
         {
             return new Attempt(delivery, Outcome.Cancelled, null, null);
         }
+        catch (Exception ex) when (ex is Polly.CircuitBreaker.BrokenCircuitException or HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError })
+        {
+            // No Inference to send the image to: queued again without using one of the image's attempts, or an
+            // outage longer than a few retries would fail every image waiting.
+            span?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            return new Attempt(delivery, Outcome.Unreachable, null, ex.Message);
+        }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or Polly.ExecutionRejectedException)
         {
-            // Inference unreachable, timing out or behind an open circuit: transient, retried through the queue.
+            // The request failed or timed out at Inference: transient, retried through the queue.
             span?.SetStatus(ActivityStatusCode.Error, ex.Message);
             return new Attempt(delivery, Outcome.Transient, null, ex.Message);
         }
@@ -195,13 +208,15 @@ public sealed partial class SegmentationTaskRunner(
             Count("rejected", 1);
         }
 
-        foreach (var attempt in attempts.Where(a => a.Outcome == Outcome.Transient))
+        foreach (var attempt in attempts.Where(a => a.Outcome is Outcome.Transient or Outcome.Unreachable))
         {
-            if (await RetryOrFailAsync(services, db, attempt.Delivery, attempt.Error!, cancellationToken))
+            if (await RetryOrFailAsync(services, db, attempt.Delivery, attempt.Error!, usedAttempt: attempt.Outcome == Outcome.Transient, cancellationToken))
             {
                 acknowledge.Add(attempt.Delivery.DeliveryId);
             }
         }
+
+        Count("unreachable", attempts.Count(a => a.Outcome == Outcome.Unreachable));
 
         // Cancelled by their users while running: Postgres already says cancelled; the entries leave the stream.
         var cancelled = attempts.Where(a => a.Outcome == Outcome.Cancelled).ToList();
@@ -267,12 +282,16 @@ public sealed partial class SegmentationTaskRunner(
         }, cancellationToken);
     }
 
-    /// <summary>Queues the task again, or fails it once its attempts are used; false when it was neither (cancelled).</summary>
-    private async Task<bool> RetryOrFailAsync(IServiceProvider services, CellSegDbContext db, SegmentationDelivery delivery, string error, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues the task again, or fails it once its attempts are used; false when it was neither (cancelled). Without
+    /// <paramref name="usedAttempt"/> (the image never reached Inference) the claim's attempt is given back.
+    /// </summary>
+    private async Task<bool> RetryOrFailAsync(
+        IServiceProvider services, CellSegDbContext db, SegmentationDelivery delivery, string error, bool usedAttempt, CancellationToken cancellationToken)
     {
         var item = delivery.Item;
         var task = await db.SegmentationTasks.AsNoTracking().SingleAsync(t => t.Id == item.TaskId, cancellationToken);
-        if (task.Attempts >= options.Value.MaxAttempts)
+        if (usedAttempt && task.Attempts >= options.Value.MaxAttempts)
         {
             var reason = $"Inference failed {task.Attempts} times: {error}";
             if (await FailAsync(db, item, reason, cancellationToken))
@@ -288,7 +307,11 @@ public sealed partial class SegmentationTaskRunner(
 
         var requeued = await db.SegmentationTasks
             .Where(t => t.Id == item.TaskId && t.Status == SegmentationTaskStatus.Processing)
-            .ExecuteUpdateAsync(set => set.SetProperty(t => t.Status, SegmentationTaskStatus.Queued).SetProperty(t => t.Error, error), cancellationToken);
+            .ExecuteUpdateAsync(set => set
+                .SetProperty(t => t.Status, SegmentationTaskStatus.Queued)
+                .SetProperty(t => t.Error, error)
+                .SetProperty(t => t.Attempts, t => usedAttempt ? t.Attempts : t.Attempts - 1),
+                cancellationToken);
         if (requeued > 0)
         {
             await SetImageStatusAsync(db, [item.ImageId], ImageStatus.Queued, cancellationToken);

@@ -13,6 +13,8 @@ namespace CellSeg.QueueWorker.Processing;
 /// </summary>
 public sealed partial class SegmentationWorker : BackgroundService
 {
+    private static readonly TimeSpan s_unreachableBackoff = TimeSpan.FromSeconds(1);
+
     private readonly IServiceProvider _services;
     private readonly ISegmentationQueueConsumer _consumer;
     private readonly ITaskEventBus _events;
@@ -198,9 +200,10 @@ public sealed partial class SegmentationWorker : BackgroundService
             }
 
             _telemetry.BusySlots.Add(1);
+            var unreachable = false;
             try
             {
-                await RunBatchAsync(batch.Items, stoppingToken);
+                unreachable = await RunBatchAsync(batch.Items, stoppingToken);
             }
             finally
             {
@@ -213,10 +216,24 @@ public sealed partial class SegmentationWorker : BackgroundService
                 // The user may have been at its cap: another slot can take its next batch now.
                 _work.Release();
             }
+
+            if (unreachable)
+            {
+                // Inference is down or its circuit open: the tasks went back to the queue, and taking them again at
+                // once would only go round in circles until it is back.
+                try
+                {
+                    await Task.Delay(s_unreachableBackoff, _time, stoppingToken);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
         }
     }
 
-    private async Task RunBatchAsync(IReadOnlyList<SegmentationDelivery> batch, CancellationToken stoppingToken)
+    private async Task<bool> RunBatchAsync(IReadOnlyList<SegmentationDelivery> batch, CancellationToken stoppingToken)
     {
         var cancellations = batch.ToDictionary(d => d.Item.TaskId, _ => CancellationTokenSource.CreateLinkedTokenSource(stoppingToken));
         foreach (var (taskId, cancellation) in cancellations)
@@ -226,7 +243,7 @@ public sealed partial class SegmentationWorker : BackgroundService
 
         try
         {
-            await _runner.RunBatchAsync(batch, taskId => cancellations[taskId].Token, stoppingToken);
+            return await _runner.RunBatchAsync(batch, taskId => cancellations[taskId].Token, stoppingToken);
         }
         finally
         {
