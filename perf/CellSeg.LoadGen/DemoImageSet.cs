@@ -1,4 +1,5 @@
 using CellSeg.LoadGen.Topology;
+using CellSeg.Imaging.Decoding;
 using SkiaSharp;
 
 namespace CellSeg.LoadGen;
@@ -16,10 +17,19 @@ public static class DemoImageSet
         return [.. files.Select(file => (Path.GetFileName(file), size is { } side ? Resize(file, side) : File.ReadAllBytes(file)))];
     }
 
+    /// <summary>
+    /// Keeps the file's kind of pixel: a grey image stays one 8-bit channel and a colour one stays opaque RGB, so a
+    /// decoder inflates what a microscope's file of that size would hold (an RGBA copy of a grey image is four times
+    /// the data). Skia writes no 16-bit grey PNG: the 16-bit image becomes 8-bit grey here.
+    /// </summary>
     private static byte[] Resize(string file, int side)
     {
+        var header = ImageHeaderReader.Read(File.ReadAllBytes(file));
         using var original = SKBitmap.Decode(file);
-        using var resized = original.Resize(new SKImageInfo(side, side, SKColorType.Rgba8888), new SKSamplingOptions(SKFilterMode.Linear));
+        var target = header.Channels == 1
+            ? new SKImageInfo(side, side, SKColorType.Gray8, SKAlphaType.Opaque)
+            : new SKImageInfo(side, side, SKColorType.Rgb888x, SKAlphaType.Opaque);
+        using var resized = original.Resize(target, new SKSamplingOptions(SKFilterMode.Linear));
         using var image = SKImage.FromBitmap(resized);
         using var png = image.Encode(SKEncodedImageFormat.Png, 100);
         return png.ToArray();
