@@ -30,8 +30,11 @@ public static class ImageDecoder
                 $"The image is {header.Width} × {header.Height} pixels, too many to hold in memory as RGB.");
         }
 
-        return header.Format == ImageFormat.Tiff
-            ? TiffImageDecoder.Decode(data, header, options)
-            : SkiaImageDecoder.Decode(data, header, options);
+        return header.Format switch
+        {
+            ImageFormat.Tiff => TiffImageDecoder.Decode(data, header, options),
+            ImageFormat.Png => PngImageDecoder.TryDecode(data, header) ?? SkiaImageDecoder.Decode(data, header, options),
+            _ => SkiaImageDecoder.Decode(data, header, options),
+        };
     }
 }

@@ -1,0 +1,218 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.IO.Hashing;
+using CellSeg.Imaging.Decoding;
+using SkiaSharp;
+
+namespace CellSeg.Imaging.Tests.Decoding;
+
+/// <summary>
+/// The managed PNG path must give every sample exactly as Skia's path gives it, and must leave to Skia every file it
+/// does not fully understand.
+/// </summary>
+public sealed class PngImageDecoderTests
+{
+    public static TheoryData<string> DemoImages() =>
+        [.. Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "demo"), "*.png").Select(file => Path.GetFileName(file)).Order()];
+
+    [Theory]
+    [MemberData(nameof(DemoImages))]
+    public void DemoImageDecodesSampleForSampleAsSkiaDecodesIt(string file)
+    {
+        var png = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "demo", file));
+        var header = ImageHeaderReader.Read(png);
+
+        using var managed = PngImageDecoder.TryDecode(png, header);
+
+        if (header.BitsPerChannel == 16)
+        {
+            Assert.Null(managed);
+            return;
+        }
+
+        Assert.NotNull(managed);
+        using var skia = SkiaImageDecoder.Decode(png, header, ImageDecodeOptions.Default);
+        Assert.Equal((skia.Width, skia.Height), (managed.Width, managed.Height));
+        Assert.True(skia.Rgb.SequenceEqual(managed.Rgb));
+    }
+
+    [Theory]
+    [InlineData(0, 1)]
+    [InlineData(2, 3)]
+    [InlineData(4, 2)]
+    [InlineData(6, 4)]
+    public void EveryFilterOfEveryColourTypeDecodesAsSkiaDecodesIt(byte colourType, int channels)
+    {
+        // Rows cycle through the five filters; the pixels vary in both directions so that every predictor matters,
+        // and the image data is split into small IDAT chunks.
+        const int width = 37, height = 23;
+        var pixels = new byte[width * height * channels];
+        for (var i = 0; i < pixels.Length; i++)
+        {
+            pixels[i] = (byte)((i * 37 % 251) ^ (i / (width * channels) * 11));
+        }
+
+        var png = Png(width, height, colourType, channels, pixels, row => (byte)(row % 5), idatSize: 64);
+        var header = ImageHeaderReader.Read(png);
+
+        using var managed = PngImageDecoder.TryDecode(png, header);
+        using var skia = SkiaImageDecoder.Decode(png, header, ImageDecodeOptions.Default);
+
+        Assert.NotNull(managed);
+        Assert.True(skia.Rgb.SequenceEqual(managed.Rgb));
+        Assert.Equal(pixels[channels * ((width * 5) + 3)] / 255f, managed[3, 5, 0], 1e-6f);
+    }
+
+    public static TheoryData<string> FilesLeftToSkia() =>
+    [
+        "palette", "16-bit grey", "interlaced", "wrong IDAT checksum", "cut inside IDAT", "IDAT without zlib stream",
+        "unknown critical chunk", "filter type 5", "image data one row short", "chunk after IDAT then IDAT again",
+    ];
+
+    [Theory]
+    [MemberData(nameof(FilesLeftToSkia))]
+    public void FileOutsideTheManagedPathIsLeftToSkia(string kind)
+    {
+        var pixels = Enumerable.Range(0, 16 * 8).Select(i => (byte)(i * 3)).ToArray();
+        var png = kind switch
+        {
+            "palette" => Png(16, 8, 3, 1, pixels, _ => 0, extraChunkBeforeData: ("PLTE", new byte[256 * 3])),
+            "16-bit grey" => Png(8, 8, 0, 2, pixels, _ => 0, bitDepth: 16),
+            "interlaced" => Png(16, 8, 0, 1, pixels, _ => 0, interlace: 1),
+            "wrong IDAT checksum" => Damage(Png(16, 8, 0, 1, pixels, _ => 0), "IDAT", checksumOnly: true),
+            "cut inside IDAT" => Png(16, 8, 0, 1, pixels, _ => 0) is var whole ? whole[..(FindChunk(whole, "IDAT") + 20)] : [],
+            "IDAT without zlib stream" => Damage(Png(16, 8, 0, 1, pixels, _ => 0), "IDAT", checksumOnly: false),
+            "unknown critical chunk" => Png(16, 8, 0, 1, pixels, _ => 0, extraChunkBeforeData: ("ABCD", [1, 2, 3])),
+            "filter type 5" => Png(16, 8, 0, 1, pixels, _ => 5),
+            "image data one row short" => Png(16, 8, 0, 1, pixels, _ => 0, rowsWritten: 7),
+            "chunk after IDAT then IDAT again" => Png(16, 8, 0, 1, pixels, _ => 0, idatSize: 40, chunkBetweenIdats: true),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+
+        Assert.Null(PngImageDecoder.TryDecode(png, ImageHeaderReader.Read(png)));
+    }
+
+    [Fact]
+    public void ImageDecoderAnswersAWrongChecksumAsBeforeThroughSkia()
+    {
+        var png = Damage(Png(16, 8, 0, 1, new byte[16 * 8], _ => 0), "IDAT", checksumOnly: true);
+
+        var exception = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode(png));
+
+        Assert.Equal(ImageDecodeError.Corrupt, exception.Error);
+    }
+
+    /// <summary>A PNG written chunk by chunk, with a chosen filter per row applied as the specification defines it.</summary>
+    private static byte[] Png(
+        int width, int height, byte colourType, int channels, byte[] pixels, Func<int, byte> filterOfRow,
+        int idatSize = 1 << 16, byte bitDepth = 8, byte interlace = 0, int? rowsWritten = null,
+        (string Type, byte[] Data)? extraChunkBeforeData = null, bool chunkBetweenIdats = false)
+    {
+        var bytesPerPixel = Math.Max(1, channels * bitDepth / 8);
+        var rowLength = width * bytesPerPixel;
+        var raw = new MemoryStream();
+        for (var y = 0; y < (rowsWritten ?? height); y++)
+        {
+            var filter = filterOfRow(y);
+            raw.WriteByte(filter);
+            for (var i = 0; i < rowLength; i++)
+            {
+                var value = Sample(pixels, y, i, rowLength);
+                int left = i >= bytesPerPixel ? Sample(pixels, y, i - bytesPerPixel, rowLength) : 0;
+                int above = y > 0 ? Sample(pixels, y - 1, i, rowLength) : 0;
+                int upperLeft = y > 0 && i >= bytesPerPixel ? Sample(pixels, y - 1, i - bytesPerPixel, rowLength) : 0;
+                var predicted = filter switch
+                {
+                    1 => left,
+                    2 => above,
+                    3 => (left + above) / 2,
+                    4 => PaethPredictor(left, above, upperLeft),
+                    _ => 0,
+                };
+                raw.WriteByte((byte)(value - predicted));
+            }
+        }
+
+        var compressed = new MemoryStream();
+        using (var zlib = new ZLibStream(compressed, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            zlib.Write(raw.ToArray());
+        }
+
+        var file = new MemoryStream();
+        file.Write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]);
+        var header = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(header, width);
+        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
+        (header[8], header[9], header[12]) = (bitDepth, colourType, interlace);
+        WriteChunk(file, "IHDR", header);
+        if (extraChunkBeforeData is var (type, data))
+        {
+            WriteChunk(file, type, data);
+        }
+
+        var imageData = compressed.ToArray();
+        for (var offset = 0; offset < imageData.Length; offset += idatSize)
+        {
+            if (chunkBetweenIdats && offset > 0)
+            {
+                WriteChunk(file, "tEXt", "Comment\0between"u8.ToArray());
+            }
+
+            WriteChunk(file, "IDAT", imageData.AsSpan(offset, Math.Min(idatSize, imageData.Length - offset)).ToArray());
+        }
+
+        WriteChunk(file, "IEND", []);
+        return file.ToArray();
+    }
+
+    private static byte Sample(byte[] pixels, int y, int i, int rowLength) => pixels[((y * rowLength) + i) % pixels.Length];
+
+    private static int PaethPredictor(int left, int above, int upperLeft)
+    {
+        var estimate = left + above - upperLeft;
+        var (toLeft, toAbove, toUpperLeft) = (Math.Abs(estimate - left), Math.Abs(estimate - above), Math.Abs(estimate - upperLeft));
+        return toLeft <= toAbove && toLeft <= toUpperLeft ? left : toAbove <= toUpperLeft ? above : upperLeft;
+    }
+
+    private static void WriteChunk(Stream file, string type, byte[] data)
+    {
+        Span<byte> word = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(word, data.Length);
+        file.Write(word);
+        var typeAndData = System.Text.Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
+        file.Write(typeAndData);
+        BinaryPrimitives.WriteUInt32BigEndian(word, Crc32.HashToUInt32(typeAndData));
+        file.Write(word);
+    }
+
+    private static int FindChunk(byte[] png, string type)
+    {
+        for (var position = 8; position + 8 <= png.Length; position += 12 + BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(position)))
+        {
+            if (png.AsSpan(position + 4, 4).SequenceEqual(System.Text.Encoding.ASCII.GetBytes(type)))
+            {
+                return position;
+            }
+        }
+
+        throw new InvalidOperationException($"No {type} chunk.");
+    }
+
+    /// <summary>Flips the chunk's checksum, or replaces its data with bytes that are no zlib stream (checksum kept right).</summary>
+    private static byte[] Damage(byte[] png, string type, bool checksumOnly)
+    {
+        var damaged = (byte[])png.Clone();
+        var position = FindChunk(damaged, type);
+        var length = BinaryPrimitives.ReadInt32BigEndian(damaged.AsSpan(position));
+        if (!checksumOnly)
+        {
+            damaged.AsSpan(position + 8, length).Fill(0x55);
+            BinaryPrimitives.WriteUInt32BigEndian(damaged.AsSpan(position + 8 + length), Crc32.HashToUInt32(damaged.AsSpan(position + 4, 4 + length)));
+            return damaged;
+        }
+
+        damaged[position + 8 + length] ^= 0xFF;
+        return damaged;
+    }
+}
