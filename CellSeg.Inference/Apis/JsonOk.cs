@@ -10,8 +10,8 @@ namespace CellSeg.Inference.Apis;
 /// <summary>
 /// 200 with the value as JSON, written in one synchronous pass into the response's pipe and then flushed.
 /// <see cref="Microsoft.AspNetCore.Http.HttpResults.Ok{TValue}"/> serialises through System.Text.Json's resumable
-/// asynchronous path, which for a segmentation of a 256 px image (about 23 kB of polygon points) took 0.92 ms of CPU
-/// against 0.25 ms here: at hrnet's rate that is 5 % of the machine.
+/// asynchronous path, which for about 23 kB of polygon points took 0.92 ms of CPU against 0.25 ms here (a loop over
+/// objects found in the demo images at 256 px; docs/benchmarks.md).
 /// </summary>
 public sealed class JsonOk<TValue>(TValue value) : IResult, IEndpointMetadataProvider, IStatusCodeHttpResult, IValueHttpResult<TValue>
 {

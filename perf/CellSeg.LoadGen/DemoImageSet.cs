@@ -1,5 +1,5 @@
-using CellSeg.LoadGen.Topology;
 using CellSeg.Imaging.Decoding;
+using CellSeg.LoadGen.Topology;
 using SkiaSharp;
 
 namespace CellSeg.LoadGen;
