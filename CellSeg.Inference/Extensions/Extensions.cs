@@ -34,7 +34,10 @@ public static class Extensions
         builder.Services.AddSingleton(TimeProvider.System);
         // Objects are written with their kind as text ("external", "internal") for every client.
         builder.Services.ConfigureHttpJsonOptions(json =>
-            json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase)));
+        {
+            json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase));
+            json.SerializerOptions.Converters.Add(new PolygonPointJsonConverter());
+        });
         builder.Services.AddSingleton<InferenceTelemetry>();
         builder.Services.AddSingleton<ModelRegistry>();
         builder.Services.AddHostedService<ModelLoader>();
