@@ -53,7 +53,7 @@ try
                 TimeoutSeconds: options.Number("timeout", 600),
                 Workers: options.Number("workers", 1),
                 InferenceInstances: options.Number("inference", 1),
-                WarmupImages: options.Number("warmup", 200)),
+                WarmupImages: options.Number("warmup", QueueScenario.DefaultWarmupImages)),
             cancellation.Token),
         "orchestration" => await OrchestrationScenario.RunAsync(
             new OrchestrationScenario.Options(
@@ -88,7 +88,7 @@ static int Usage()
           quality held-out quality of one model through the service's C# pre- and post-processing, with an Otsu baseline
                   --model hrnet  --threshold 0.5 (default: model.json)  --write (models/<name>/quality.json)  --models DIR  --heldout DIR  --threads N
           e2e     users segmenting at once through the whole topology
-                  --users 8  --images-per-user 50  --model hrnet  --workers 1  --inference 1  --warmup 200 (images first, by up to 8 users, not counted)  --api URL
+                  --users 8  --images-per-user 50  --model hrnet  --workers 1  --inference 1  --warmup 800 (images first, by up to 8 users, not counted)  --api URL
           orchestration  the queue alone (Inference serves the no-op model): a backlog of every image at once (resident
                   memory, drain rate), the same by batch requests with the workers running (throughput), then clients
                   asking for one image at a time at a steady pace (request latency)
