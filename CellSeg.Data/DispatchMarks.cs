@@ -13,12 +13,27 @@ namespace CellSeg.Data;
 /// </summary>
 public sealed partial class DispatchMarks(NpgsqlDataSource dataSource, ILogger<DispatchMarks> logger) : BackgroundService
 {
-    private const string Sql = """UPDATE segmentation_tasks SET "DispatchEpoch" = $2, "DispatchedAt" = $3 WHERE "Id" = ANY($1) AND "DispatchEpoch" IS NULL""";
+    /// <summary>
+    /// Skips rows another transaction holds and returns the ones it marked. A worker's claim locks a batch's rows in
+    /// its own order; a mark that waited for them while holding others (the marks of several requests go out in one
+    /// transaction) met the claim in a deadlock, which Postgres breaks only after a second: the e2e scenario showed
+    /// the whole pipeline idle for that second. Skipped rows are marked on a later pass.
+    /// </summary>
+    private const string Sql = """
+        UPDATE segmentation_tasks SET "DispatchEpoch" = $2, "DispatchedAt" = $3
+        WHERE "Id" IN (SELECT "Id" FROM segmentation_tasks WHERE "Id" = ANY($1) AND "DispatchEpoch" IS NULL FOR UPDATE SKIP LOCKED)
+        RETURNING "Id"
+        """;
+
+    /// <summary>Passes over skipped rows, 50 ms after the first and twice as long after each next: 1.55 s in all.</summary>
+    private const int MaxPasses = 6;
+
+    private static readonly TimeSpan s_firstRetryDelay = TimeSpan.FromMilliseconds(50);
 
     private readonly Channel<Mark> _marks = Channel.CreateUnbounded<Mark>(new UnboundedChannelOptions { SingleReader = true });
 
     /// <summary>The tasks went onto the queue in <paramref name="epoch"/> at <paramref name="at"/>.</summary>
-    public void Add(IReadOnlyList<Guid> taskIds, string epoch, DateTimeOffset at) => _marks.Writer.TryWrite(new Mark([.. taskIds], epoch, at));
+    public void Add(IReadOnlyList<Guid> taskIds, string epoch, DateTimeOffset at) => _marks.Writer.TryWrite(new Mark([.. taskIds], epoch, at, Pass: 1));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -55,6 +70,7 @@ public sealed partial class DispatchMarks(NpgsqlDataSource dataSource, ILogger<D
             return;
         }
 
+        var skipped = new List<Mark>();
         try
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -68,15 +84,54 @@ public sealed partial class DispatchMarks(NpgsqlDataSource dataSource, ILogger<D
                 batch.BatchCommands.Add(command);
             }
 
-            await batch.ExecuteNonQueryAsync(cancellationToken);
+            await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+            {
+                foreach (var mark in marks)
+                {
+                    var marked = new HashSet<Guid>();
+                    while (await reader.ReadAsync(cancellationToken))
+                    {
+                        marked.Add(reader.GetGuid(0));
+                    }
+
+                    // Not marked: held by another transaction, or marked already (a second dispatch); the next
+                    // pass's update leaves the latter alone.
+                    if (marked.Count < mark.TaskIds.Length && mark.Pass < MaxPasses)
+                    {
+                        skipped.Add(mark with { TaskIds = [.. mark.TaskIds.Where(id => !marked.Contains(id))], Pass = mark.Pass + 1 });
+                    }
+
+                    await reader.NextResultAsync(cancellationToken);
+                }
+            }
         }
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
         {
             LogNotMarked(logger, ex, marks.Sum(m => m.TaskIds.Length));
+            return;
+        }
+
+        foreach (var mark in skipped)
+        {
+            _ = WriteAgainLaterAsync(mark, cancellationToken);
         }
     }
 
-    private sealed record Mark(Guid[] TaskIds, string Epoch, DateTimeOffset At);
+    /// <summary>Back on the channel after a delay, so that the marks of new requests do not wait behind it.</summary>
+    private async Task WriteAgainLaterAsync(Mark mark, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(s_firstRetryDelay * (1 << (mark.Pass - 2)), cancellationToken);
+            _marks.Writer.TryWrite(mark);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping: the reconciler dispatches whatever stays unmarked.
+        }
+    }
+
+    private sealed record Mark(Guid[] TaskIds, string Epoch, DateTimeOffset At, int Pass);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} dispatched task(s) could not be marked; the reconciler will dispatch them again")]
     private static partial void LogNotMarked(ILogger logger, Exception exception, int count);

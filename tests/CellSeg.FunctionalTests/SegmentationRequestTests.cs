@@ -97,6 +97,56 @@ public sealed class SegmentationRequestTests(StoresFixture stores) : IAsyncLifet
     }
 
     [Fact]
+    public async Task ADispatchMarkSkipsARowAnotherTransactionHoldsAndMarksItOnceReleased()
+    {
+        // A worker's claim holds task rows for a moment; a mark that waited for them could deadlock with the claim.
+        var ct = TestContext.Current.CancellationToken;
+        var (_, images) = await UploadAsync(_client, "Locked", 2, ct);
+        var held = await RequestAsync(images[0], new { model = "hrnet" }, HttpStatusCode.Accepted, ct);
+        var free = await RequestAsync(images[1], new { model = "hrnet" }, HttpStatusCode.Accepted, ct);
+        await WaitForEpochAsync(free.Id, epoch => epoch is not null, ct);
+        await WaitForEpochAsync(held.Id, epoch => epoch is not null, ct);
+
+        await using var scope = _stack.Api.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<CellSegDbContext>();
+        Guid[] both = [held.Id, free.Id];
+        await db.SegmentationTasks.Where(t => both.Contains(t.Id)).ExecuteUpdateAsync(set => set.SetProperty(t => t.DispatchEpoch, (string?)null), ct);
+
+        await using var lockConnection = await _stack.Api.Services.GetRequiredService<Npgsql.NpgsqlDataSource>().OpenConnectionAsync(ct);
+        await using var transaction = await lockConnection.BeginTransactionAsync(ct);
+        await using (var hold = new Npgsql.NpgsqlCommand("""SELECT 1 FROM segmentation_tasks WHERE "Id" = $1 FOR UPDATE""", lockConnection, transaction))
+        {
+            hold.Parameters.AddWithValue(held.Id);
+            await hold.ExecuteScalarAsync(ct);
+        }
+
+        _stack.Api.Services.GetRequiredService<DispatchMarks>().Add([held.Id, free.Id], "locked-test", DateTimeOffset.UtcNow);
+
+        Assert.Equal("locked-test", await WaitForEpochAsync(free.Id, epoch => epoch == "locked-test", ct));
+        Assert.Null(await WaitForEpochAsync(held.Id, epoch => epoch is not null, ct, TimeSpan.FromMilliseconds(300)));
+
+        await transaction.RollbackAsync(ct);
+        Assert.Equal("locked-test", await WaitForEpochAsync(held.Id, epoch => epoch == "locked-test", ct));
+    }
+
+    /// <summary>The task's dispatch epoch once <paramref name="done"/> holds for it, or whatever it is after the wait.</summary>
+    private async Task<string?> WaitForEpochAsync(Guid taskId, Func<string?, bool> done, CancellationToken ct, TimeSpan? wait = null)
+    {
+        var deadline = DateTime.UtcNow + (wait ?? TimeSpan.FromSeconds(10));
+        string? epoch;
+        do
+        {
+            await Task.Delay(20, ct);
+            await using var scope = _stack.Api.Services.CreateAsyncScope();
+            epoch = await scope.ServiceProvider.GetRequiredService<CellSegDbContext>().SegmentationTasks
+                .Where(t => t.Id == taskId).Select(t => t.DispatchEpoch).SingleAsync(ct);
+        }
+        while (!done(epoch) && DateTime.UtcNow < deadline);
+
+        return epoch;
+    }
+
+    [Fact]
     public async Task ConcurrentRequestsForOneImageQueueItOnce()
     {
         var ct = TestContext.Current.CancellationToken;
