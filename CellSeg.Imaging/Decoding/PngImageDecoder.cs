@@ -21,7 +21,7 @@ internal static class PngImageDecoder
     /// <returns>The image, or <see langword="null"/> when Skia should decode the file.</returns>
     public static DecodedImage? TryDecode(ReadOnlySpan<byte> data, ImageInfo header)
     {
-        if (!TryReadHeader(data, header, out var channels) || !TryFindImageData(data, channels, out var compressedLength))
+        if (!TryReadHeader(data, header, out var channels))
         {
             return null;
         }
@@ -33,12 +33,13 @@ internal static class PngImageDecoder
             return null;
         }
 
-        var compressed = ArrayPool<byte>.Shared.Rent(compressedLength);
+        // The image data cannot be longer than the file.
+        var compressed = ArrayPool<byte>.Shared.Rent(data.Length);
         var raw = ArrayPool<byte>.Shared.Rent((int)rawLength + 1);
         try
         {
-            CopyImageData(data, compressed);
-            return Inflate(compressed, compressedLength, raw, (int)rawLength)
+            return TryCopyImageData(data, channels, compressed, out var compressedLength)
+                && Inflate(compressed, compressedLength, raw, (int)rawLength)
                 ? Unfilter(raw, header.Width, header.Height, channels)
                 : null;
         }
@@ -69,10 +70,11 @@ internal static class PngImageDecoder
     }
 
     /// <summary>
-    /// Walks the chunks after IHDR: the IDAT chunks must be consecutive, every critical chunk must carry its right
-    /// checksum, and the file must end at IEND or right after a whole chunk.
+    /// Walks the chunks after IHDR and copies the IDAT chunks' data into <paramref name="destination"/>: the IDAT chunks
+    /// must be consecutive, every critical chunk must carry its right checksum, and the file must end at IEND or right
+    /// after a whole chunk.
     /// </summary>
-    private static bool TryFindImageData(ReadOnlySpan<byte> data, int channels, out int compressedLength)
+    private static bool TryCopyImageData(ReadOnlySpan<byte> data, int channels, Span<byte> destination, out int compressedLength)
     {
         compressedLength = 0;
         var (position, imageDataChunks, imageDataEnded) = (HeaderChunkEnd, 0, false);
@@ -99,6 +101,7 @@ internal static class PngImageDecoder
                 }
 
                 imageDataChunks++;
+                data.Slice(position + 8, (int)length).CopyTo(destination[compressedLength..]);
                 compressedLength += (int)length;
             }
             else
@@ -124,26 +127,6 @@ internal static class PngImageDecoder
 
     private static bool HasValidChecksum(ReadOnlySpan<byte> data, int chunkStart, int length) =>
         Crc32.HashToUInt32(data.Slice(chunkStart + 4, 4 + length)) == BinaryPrimitives.ReadUInt32BigEndian(data[(chunkStart + 8 + length)..]);
-
-    private static void CopyImageData(ReadOnlySpan<byte> data, Span<byte> destination)
-    {
-        var (position, written) = (HeaderChunkEnd, 0);
-        while (position + 12 <= data.Length)
-        {
-            var length = (int)BinaryPrimitives.ReadUInt32BigEndian(data[position..]);
-            if (data.Slice(position + 4, 4).SequenceEqual("IDAT"u8))
-            {
-                data.Slice(position + 8, length).CopyTo(destination[written..]);
-                written += length;
-            }
-            else if (written > 0)
-            {
-                return;
-            }
-
-            position += 12 + length;
-        }
-    }
 
     /// <summary>Exactly <paramref name="rawLength"/> bytes and then the stream's end, whose Adler-32 zlib checks.</summary>
     private static bool Inflate(byte[] compressed, int compressedLength, byte[] raw, int rawLength)
