@@ -34,7 +34,7 @@ public static class OrchestrationScenario
         var total = options.Clients * options.ImagesPerClient;
         var images = DemoImageSet.Load(64);
         await using var topology = await LocalTopology.StartAsync(
-            new LocalTopologyOptions(options.Folder, Workers: options.Workers, Models: ["noop"]), Console.Out, cancellationToken);
+            new LocalTopologyOptions(options.Folder, Workers: options.Workers, Models: ["noop"], EmptyDatabase: true), Console.Out, cancellationToken);
         await using var database = NpgsqlDataSource.Create(topology.Postgres.ConnectionString("cellsegdb"));
         using var memory = new MemorySampler([topology.Api, .. topology.Workers]);
 

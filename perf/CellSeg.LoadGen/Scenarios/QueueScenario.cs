@@ -56,7 +56,7 @@ public static class QueueScenario
         if (api is null)
         {
             topology = await LocalTopology.StartAsync(
-                new LocalTopologyOptions(options.Folder, options.Workers, options.InferenceInstances, Models: [options.Model]),
+                new LocalTopologyOptions(options.Folder, options.Workers, options.InferenceInstances, Models: [options.Model], EmptyDatabase: true),
                 Console.Out,
                 cancellationToken);
             api = topology.Api.Url;

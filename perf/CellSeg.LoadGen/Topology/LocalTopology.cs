@@ -8,13 +8,18 @@ namespace CellSeg.LoadGen.Topology;
 /// would keep them busy; below normal priority it runs on what the Api, the worker, Postgres and Redis leave, as
 /// it would on its own nodes in a cluster, so requests are accepted and batches fed without waiting behind it.
 /// </param>
+/// <param name="EmptyDatabase">
+/// Whether the run starts from an empty database: the benchmark scenarios do, so that no run measures tables grown by
+/// the earlier ones (or has their unfinished tasks re-dispatched); the demo keeps its data between runs.
+/// </param>
 public sealed record LocalTopologyOptions(
     string Folder,
     int Workers = 1,
     int InferenceInstances = 1,
     IReadOnlyList<string>? Models = null,
     IReadOnlyDictionary<string, string>? WorkerSettings = null,
-    int InferenceNiceness = 10);
+    int InferenceNiceness = 10,
+    bool EmptyDatabase = false);
 
 /// <summary>
 /// The whole CellSeg topology as local processes: Postgres, Redis, Inference, Api and QueueWorker, wired with
@@ -44,7 +49,7 @@ public sealed class LocalTopology : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.InferenceInstances, 1);
         var logs = Path.Combine(options.Folder, "logs");
         log.WriteLine($"Starting Postgres and Redis under {options.Folder}");
-        var postgres = await PostgresServerProcess.StartAsync(Path.Combine(options.Folder, "postgres"), ["cellsegdb"], cancellationToken);
+        var postgres = await PostgresServerProcess.StartAsync(Path.Combine(options.Folder, "postgres"), ["cellsegdb"], cancellationToken, options.EmptyDatabase);
         RedisServerProcess? redis = null;
         LocalTopology? topology = null;
         try

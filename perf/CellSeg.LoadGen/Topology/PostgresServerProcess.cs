@@ -31,8 +31,11 @@ public sealed class PostgresServerProcess : IAsyncDisposable
     public string ConnectionString(string database) =>
         $"Host=127.0.0.1;Port={Port};Username=postgres;Password={Password};Database={database}";
 
-    /// <summary>Creates the cluster in <paramref name="root"/> when it is new, starts it and creates the databases.</summary>
-    public static async Task<PostgresServerProcess> StartAsync(string root, IEnumerable<string> databases, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the cluster in <paramref name="root"/> when it is new, starts it and creates the databases;
+    /// <paramref name="empty"/> drops and creates them again, so a run starts from no data left by earlier ones.
+    /// </summary>
+    public static async Task<PostgresServerProcess> StartAsync(string root, IEnumerable<string> databases, CancellationToken cancellationToken, bool empty = false)
     {
         Directory.CreateDirectory(root);
         var passwordFile = Path.Combine(root, "password");
@@ -59,7 +62,7 @@ public sealed class PostgresServerProcess : IAsyncDisposable
         await server.StartAgainAsync(cancellationToken);
         foreach (var database in databases)
         {
-            await server.EnsureDatabaseAsync(database, cancellationToken);
+            await server.EnsureDatabaseAsync(database, empty, cancellationToken);
         }
 
         return server;
@@ -101,19 +104,27 @@ public sealed class PostgresServerProcess : IAsyncDisposable
         IsRunning = false;
     }
 
-    private async Task EnsureDatabaseAsync(string database, CancellationToken cancellationToken)
+    private async Task EnsureDatabaseAsync(string database, bool empty, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(ConnectionString("postgres"));
         await connection.OpenAsync(cancellationToken);
+        if (empty)
+        {
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS {QuoteIdentifier(database)} WITH (FORCE)", connection);
+            await drop.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         await using var exists = new NpgsqlCommand("SELECT 1 FROM pg_database WHERE datname = @name", connection);
         exists.Parameters.AddWithValue("name", database);
         if (await exists.ExecuteScalarAsync(cancellationToken) is null)
         {
-            // Database names cannot be parameters; the name is ours, quoted as an identifier.
-            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{database.Replace("\"", "\"\"", StringComparison.Ordinal)}\"", connection);
+            await using var create = new NpgsqlCommand($"CREATE DATABASE {QuoteIdentifier(database)}", connection);
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
     }
+
+    /// <summary>Database names cannot be parameters; the names are ours, quoted as identifiers.</summary>
+    private static string QuoteIdentifier(string name) => $"\"{name.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
 
     private static Task RunAsPostgresAsync(string tool, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
