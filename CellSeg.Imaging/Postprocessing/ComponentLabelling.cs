@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using CellSeg.Imaging.Preprocessing;
 
 namespace CellSeg.Imaging.Postprocessing;
@@ -9,6 +11,8 @@ namespace CellSeg.Imaging.Postprocessing;
 /// surrounding object). Only two rows of labels are kept; per component it records size, probability sum, first
 /// pixel and the label above that first pixel, which is all the nesting analysis needs. The thresholded mask is
 /// kept, with a one-pixel background border, for contour tracing.
+/// The scan labels runs of equal mask values rather than pixels: a run starts a label only where it touches nothing
+/// above, which includes every component's first pixel, so the roots and their records are the pixel scan's.
 /// </summary>
 internal sealed class ComponentLabelling : IDisposable
 {
@@ -146,78 +150,26 @@ internal sealed class ComponentLabelling : IDisposable
                 var maskRow = mask.Slice(((y + 1) * Stride) + 1, width);
                 mask[(y + 1) * Stride] = 0;
                 mask[((y + 1) * Stride) + width + 1] = 0;
+                Threshold(values, threshold, maskRow);
                 var lastRow = y == height - 1;
                 var rowStart = y * width;
-                var counts = foreground.Count;
-                var sums = foreground.Sum;
-                for (var x = 0; x < width; x++)
-                {
-                    var p = values[x];
-                    var i = x + 1;
-                    var north = previous[i];
-                    if (p >= threshold)
-                    {
-                        maskRow[x] = 1;
-                        int label;
-                        if (north > 0)
-                        {
-                            label = north;
-                        }
-                        else
-                        {
-                            var west = current[i - 1];
-                            var northWest = previous[i - 1];
-                            var northEast = previous[i + 1];
-                            if (west > 0)
-                            {
-                                label = northEast > 0 && northEast != west ? foreground.Union(west, northEast) : west;
-                            }
-                            else if (northWest > 0)
-                            {
-                                label = northEast > 0 && northEast != northWest ? foreground.Union(northWest, northEast) : northWest;
-                            }
-                            else if (northEast > 0)
-                            {
-                                label = northEast;
-                            }
-                            else
-                            {
-                                label = foreground.Add(rowStart + x, -north - 1);
-                                counts = foreground.Count;
-                                sums = foreground.Sum;
-                            }
-                        }
 
-                        current[i] = label;
-                        counts[label]++;
-                        sums[label] += p;
+                // Run by run: a run of equal mask values takes one label, joined with every label it touches above.
+                for (var start = 0; start < width;)
+                {
+                    var isForeground = maskRow[start] != 0;
+                    var length = maskRow[start..].IndexOfAnyExcept(maskRow[start]);
+                    var end = length < 0 ? width : start + length;
+                    if (isForeground)
+                    {
+                        LabelForegroundRun(foreground, values, previous, current, rowStart, start, end);
                     }
                     else
                     {
-                        maskRow[x] = 0;
-                        var west = current[i - 1];
-                        int label;
-                        if (north < 0)
-                        {
-                            label = west < 0 && west != north ? background.Union(-north - 1, -west - 1) : -north - 1;
-                        }
-                        else if (west < 0)
-                        {
-                            label = -west - 1;
-                        }
-                        else
-                        {
-                            label = background.Add(rowStart + x, north);
-                        }
-
-                        if (lastRow || x == width - 1)
-                        {
-                            label = background.Union(label, Outside);
-                        }
-
-                        current[i] = -label - 1;
-                        background.Count[label]++;
+                        LabelBackgroundRun(background, previous, current, rowStart, start, end, lastRow || end == width);
                     }
+
+                    start = end;
                 }
 
                 var swapRows = previous;
@@ -230,6 +182,115 @@ internal sealed class ComponentLabelling : IDisposable
             ArrayPool<int>.Shared.Return(ints);
             ArrayPool<float>.Shared.Return(floats);
         }
+    }
+
+    /// <summary>
+    /// Labels the foreground run [<paramref name="start"/>, <paramref name="end"/>) of a row: 8-connected, it joins
+    /// every foreground label from one column before it to one after it in the row above; touching none, it starts a
+    /// label at its first pixel, whose neighbour is the background label just above. Label rows are offset by the
+    /// border cell (column x is at x + 1).
+    /// </summary>
+    private static void LabelForegroundRun(
+        ComponentTable foreground, ReadOnlySpan<float> values, ReadOnlySpan<int> previous, Span<int> current, int rowStart, int start, int end)
+    {
+        var label = 0;
+        var seen = 0;
+        foreach (var above in previous[start..(end + 2)])
+        {
+            if (above > 0 && above != seen)
+            {
+                seen = above;
+                label = label == 0 ? above : foreground.Union(label, above);
+            }
+        }
+
+        if (label == 0)
+        {
+            label = foreground.Add(rowStart + start, -previous[start + 1] - 1);
+        }
+
+        current[(start + 1)..(end + 1)].Fill(label);
+        foreground.Count[label] += end - start;
+        foreground.Sum[label] += Sum(values[start..end]);
+    }
+
+    /// <summary>
+    /// Labels the background run [<paramref name="start"/>, <paramref name="end"/>) of a row: 4-connected, it joins
+    /// the background labels straight above it, and the outside where it starts at the left border or
+    /// <paramref name="touchesBorder"/> (the last row, or the right border); touching none, it starts a label at its
+    /// first pixel, whose neighbour is the foreground label just above.
+    /// </summary>
+    private static void LabelBackgroundRun(
+        ComponentTable background, ReadOnlySpan<int> previous, Span<int> current, int rowStart, int start, int end, bool touchesBorder)
+    {
+        var label = start == 0 ? Outside : -1;
+        var seen = 0;
+        foreach (var above in previous[(start + 1)..(end + 1)])
+        {
+            if (above < 0 && above != seen)
+            {
+                seen = above;
+                label = label < 0 ? -above - 1 : background.Union(label, -above - 1);
+            }
+        }
+
+        if (label < 0)
+        {
+            label = background.Add(rowStart + start, previous[start + 1]);
+        }
+
+        if (touchesBorder)
+        {
+            label = background.Union(label, Outside);
+        }
+
+        current[(start + 1)..(end + 1)].Fill(-label - 1);
+        background.Count[label] += end - start;
+    }
+
+    /// <summary>1 where the value reaches the threshold, else 0 (NaN included).</summary>
+    private static void Threshold(ReadOnlySpan<float> values, float threshold, Span<byte> mask)
+    {
+        if (mask.Length < values.Length)
+        {
+            throw new ArgumentException("The mask row is shorter than the values.", nameof(mask));
+        }
+
+        var x = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref var source = ref MemoryMarshal.GetReference(values);
+            ref var target = ref MemoryMarshal.GetReference(mask);
+            var limit = Vector256.Create(threshold);
+            var one = Vector256.Create((byte)1);
+            for (; x <= values.Length - Vector256<byte>.Count; x += Vector256<byte>.Count)
+            {
+                var a = Vector256.GreaterThanOrEqual(Vector256.LoadUnsafe(ref source, (nuint)x), limit).AsInt32();
+                var b = Vector256.GreaterThanOrEqual(Vector256.LoadUnsafe(ref source, (nuint)(x + 8)), limit).AsInt32();
+                var c = Vector256.GreaterThanOrEqual(Vector256.LoadUnsafe(ref source, (nuint)(x + 16)), limit).AsInt32();
+                var d = Vector256.GreaterThanOrEqual(Vector256.LoadUnsafe(ref source, (nuint)(x + 24)), limit).AsInt32();
+                var bytes = Vector256.Narrow(Vector256.Narrow(a, b), Vector256.Narrow(c, d)).AsByte() & one;
+                bytes.StoreUnsafe(ref target, (nuint)x);
+            }
+        }
+
+        for (; x < values.Length; x++)
+        {
+            mask[x] = values[x] >= threshold ? (byte)1 : (byte)0;
+        }
+    }
+
+    private static double Sum(ReadOnlySpan<float> values)
+    {
+        double even = 0, odd = 0;
+        var i = 0;
+        for (; i + 1 < values.Length; i += 2)
+        {
+            even += values[i];
+            odd += values[i + 1];
+        }
+
+        return i < values.Length ? even + odd + values[i] : even + odd;
     }
 
     private static void ResampleRow(ReadOnlySpan<float> source, ReadOnlySpan<int> left, ReadOnlySpan<int> right, ReadOnlySpan<float> weights, Span<float> row)
