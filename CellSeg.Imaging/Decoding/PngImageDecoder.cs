@@ -222,7 +222,8 @@ internal static class PngImageDecoder
 
     /// <summary>
     /// Undoes one row's filter in place. Each byte depends on the one <paramref name="bytesPerPixel"/> to its left, so
-    /// the loops carry that byte in a register for grey rows rather than reading back what they just wrote.
+    /// the Average loops for grey and RGB rows carry those bytes in registers rather than reading back what they just
+    /// wrote.
     /// </summary>
     private static bool UnfilterRow(byte filter, Span<byte> row, ReadOnlySpan<byte> previous, int bytesPerPixel)
     {
@@ -276,6 +277,22 @@ internal static class PngImageDecoder
                     {
                         left = (byte)(Unsafe.Add(ref current, i) + ((left + Unsafe.Add(ref above, i)) >> 1));
                         Unsafe.Add(ref current, i) = (byte)left;
+                    }
+
+                    return true;
+                }
+
+                if (bpp == 3)
+                {
+                    int red = current, green = Unsafe.Add(ref current, 1), blue = Unsafe.Add(ref current, 2);
+                    for (nint i = 3; i + 2 < length; i += 3)
+                    {
+                        red = (byte)(Unsafe.Add(ref current, i) + ((red + Unsafe.Add(ref above, i)) >> 1));
+                        green = (byte)(Unsafe.Add(ref current, i + 1) + ((green + Unsafe.Add(ref above, i + 1)) >> 1));
+                        blue = (byte)(Unsafe.Add(ref current, i + 2) + ((blue + Unsafe.Add(ref above, i + 2)) >> 1));
+                        Unsafe.Add(ref current, i) = (byte)red;
+                        Unsafe.Add(ref current, i + 1) = (byte)green;
+                        Unsafe.Add(ref current, i + 2) = (byte)blue;
                     }
 
                     return true;
