@@ -16,7 +16,8 @@ public static class Thumbnail
     /// <exception cref="ImageDecodeException">When the bytes are not a decodable image.</exception>
     public static byte[] Render(ReadOnlySpan<byte> data, int size, ImageDecodeOptions options)
     {
-        var image = ImageDecoder.Decode(data, options);
+        // The decoded samples may live in a pooled array: give it back once the thumbnail is rendered.
+        using var image = ImageDecoder.Decode(data, options);
         var (width, height) = (image.Width, image.Height);
         var scale = Math.Min(1.0, (double)size / Math.Max(width, height));
         var targetWidth = Math.Max(1, (int)Math.Round(width * scale));
