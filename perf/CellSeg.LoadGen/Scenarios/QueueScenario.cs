@@ -281,16 +281,30 @@ public static class QueueScenario
         // user has nothing waiting), the images each user had started. This is the scheduler's fairness itself, free
         // of when each request happened to reach the Api and of the images already at Inference (no preemption);
         // jain_fairness_completions keeps the plain completions between the last request and the first user done.
+        // A user whose images had all started by the time the last user's first one did was served before that user
+        // had anything waiting, not beside it (small users whose requests reached the worker 25 ms before the others',
+        // while slots were free, took those slots and ran out as the late ones began): it is left out of the window,
+        // and named, and fairness_users says how many users the window covers. Leaving it out cannot move the
+        // window's start, since that user's own first image started no later.
         double? scheduledJain = null;
         var scheduledWindow = 0.0;
+        var scheduledUsers = users;
         if (tasks is not null && users.All(u => tasks[u.User].Count > 0))
         {
             var from = users.Max(u => tasks[u.User].Min(t => t.Started));
-            var to = users.Min(u => tasks[u.User].Max(t => t.Started));
-            scheduledWindow = (to - from).TotalSeconds;
-            if (to > from)
+            var servedBefore = users.Where(u => tasks[u.User].Max(t => t.Started) <= from).ToList();
+            foreach (var early in servedBefore)
             {
-                scheduledJain = Jain([.. users.Select(u => (double)tasks[u.User].Count(t => t.Started >= from && t.Started <= to))]);
+                Console.WriteLine(string.Create(c,
+                    $"fairness window: {early.User} left out, its last image started {(from - tasks[early.User].Max(t => t.Started)).TotalMilliseconds:F0} ms before the last user's first"));
+            }
+
+            scheduledUsers = [.. users.Except(servedBefore)];
+            var to = scheduledUsers.Min(u => tasks[u.User].Max(t => t.Started));
+            scheduledWindow = (to - from).TotalSeconds;
+            if (to > from && scheduledUsers.Count > 1)
+            {
+                scheduledJain = Jain([.. scheduledUsers.Select(u => (double)tasks[u.User].Count(t => t.Started >= from && t.Started <= to))]);
             }
         }
 
@@ -336,6 +350,7 @@ public static class QueueScenario
             ["jain_fairness"] = Math.Round(jain, 3),
             ["jain_fairness_completions"] = Math.Round(completionsJain, 3),
             ["fairness_window_s"] = Math.Round(scheduledJain is null ? window : scheduledWindow, 2),
+            ["fairness_users"] = scheduledJain is null ? users.Count : scheduledUsers.Count,
             ["completions_window_s"] = Math.Round(window, 2),
             ["small_users_p95_ratio"] = smallRatio is null ? null : Math.Round(smallRatio.Value, 3),
             ["cpu_ms_per_image"] = cpuMsPerImage,
