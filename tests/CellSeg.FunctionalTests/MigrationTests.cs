@@ -13,20 +13,8 @@ public sealed class MigrationTests(StoresFixture stores)
     {
         var ct = TestContext.Current.CancellationToken;
         var database = await stores.CreateDatabaseAsync(ct);
-        await using var job = ServiceProcess.Create(
-            $"migrate-{Guid.NewGuid():N}",
-            "CellSeg.Api",
-            new Dictionary<string, string>
-            {
-                ["ConnectionStrings__cellsegdb"] = database,
-                ["ConnectionStrings__redis"] = stores.Redis.ConnectionString,
-                ["Database__MigrateOnly"] = "true",
-            },
-            Path.Combine(Path.GetTempPath(), "cellseg-migrate-logs"));
 
-        job.Start();
-
-        Assert.Equal(0, await job.WaitForExitAsync(TimeSpan.FromSeconds(90)));
+        Assert.Equal(0, await RunMigrateOnlyJobAsync(database));
         Assert.Equal(KnownMigrations(), await AppliedMigrationsAsync(database, ct));
     }
 
@@ -60,18 +48,7 @@ public sealed class MigrationTests(StoresFixture stores)
     {
         var ct = TestContext.Current.CancellationToken;
         var database = await stores.CreateDatabaseAsync(ct);
-        await using var job = ServiceProcess.Create(
-            $"migrate-{Guid.NewGuid():N}",
-            "CellSeg.Api",
-            new Dictionary<string, string>
-            {
-                ["ConnectionStrings__cellsegdb"] = database,
-                ["ConnectionStrings__redis"] = stores.Redis.ConnectionString,
-                ["Database__MigrateOnly"] = "true",
-            },
-            Path.Combine(Path.GetTempPath(), "cellseg-migrate-logs"));
-        job.Start();
-        Assert.Equal(0, await job.WaitForExitAsync(TimeSpan.FromSeconds(90)));
+        Assert.Equal(0, await RunMigrateOnlyJobAsync(database));
 
         await using var connection = new NpgsqlConnection(database);
         await connection.OpenAsync(ct);
@@ -105,6 +82,23 @@ public sealed class MigrationTests(StoresFixture stores)
             connection);
         stored.Parameters.AddWithValue("data", new byte[64 * 1024]);
         Assert.True((int)(await stored.ExecuteScalarAsync(ct))! >= 64 * 1024);
+    }
+
+    /// <summary>Runs the Api as the deployment's migrate job (<c>Database__MigrateOnly</c>); returns its exit code.</summary>
+    private async Task<int> RunMigrateOnlyJobAsync(string database)
+    {
+        await using var job = ServiceProcess.Create(
+            $"migrate-{Guid.NewGuid():N}",
+            "CellSeg.Api",
+            new Dictionary<string, string>
+            {
+                ["ConnectionStrings__cellsegdb"] = database,
+                ["ConnectionStrings__redis"] = stores.Redis.ConnectionString,
+                ["Database__MigrateOnly"] = "true",
+            },
+            Path.Combine(Path.GetTempPath(), "cellseg-migrate-logs"));
+        job.Start();
+        return await job.WaitForExitAsync(TimeSpan.FromSeconds(90));
     }
 
     private static List<string> KnownMigrations()
