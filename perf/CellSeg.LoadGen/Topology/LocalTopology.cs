@@ -49,7 +49,7 @@ public sealed class LocalTopology : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.InferenceInstances, 1);
         var logs = Path.Combine(options.Folder, "logs");
         log.WriteLine($"Starting Postgres and Redis under {options.Folder}");
-        var postgres = await PostgresServerProcess.StartAsync(Path.Combine(options.Folder, "postgres"), ["cellsegdb"], cancellationToken, options.EmptyDatabase);
+        var postgres = await PostgresServerProcess.StartAsync(Path.Combine(options.Folder, "postgres"), ["cellsegdb"], options.EmptyDatabase, cancellationToken);
         RedisServerProcess? redis = null;
         LocalTopology? topology = null;
         try

@@ -31,11 +31,15 @@ public sealed class PostgresServerProcess : IAsyncDisposable
     public string ConnectionString(string database) =>
         $"Host=127.0.0.1;Port={Port};Username=postgres;Password={Password};Database={database}";
 
+    /// <summary>Creates the cluster in <paramref name="root"/> when it is new, starts it and creates the databases it lacks.</summary>
+    public static Task<PostgresServerProcess> StartAsync(string root, IEnumerable<string> databases, CancellationToken cancellationToken) =>
+        StartAsync(root, databases, empty: false, cancellationToken);
+
     /// <summary>
     /// Creates the cluster in <paramref name="root"/> when it is new, starts it and creates the databases;
     /// <paramref name="empty"/> drops and creates them again, so a run starts from no data left by earlier ones.
     /// </summary>
-    public static async Task<PostgresServerProcess> StartAsync(string root, IEnumerable<string> databases, CancellationToken cancellationToken, bool empty = false)
+    public static async Task<PostgresServerProcess> StartAsync(string root, IEnumerable<string> databases, bool empty, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(root);
         var passwordFile = Path.Combine(root, "password");
