@@ -12,7 +12,7 @@ namespace CellSeg.Imaging.Decoding;
 /// The PNGs that microscopes and the demo write most: 8 bits per sample, not interlaced, grey, grey and alpha, RGB or
 /// RGBA. The image data is inflated in one pass by the runtime's zlib and unfiltered here straight into float RGB.
 /// libpng, under Skia, inflates one row per call: on the demo images at 256 × 256 the Skia path took 1.15 ms per
-/// image and this one takes 0.75 (docs/benchmarks.md).
+/// image and this one takes 0.59 (docs/benchmarks.md).
 /// Every other PNG, and any file this path finds irregular (a bad checksum, a cut, an unknown critical chunk), is left
 /// to Skia, whose answers to bad files are the documented ones.
 /// </summary>

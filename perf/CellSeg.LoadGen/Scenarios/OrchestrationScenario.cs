@@ -246,7 +246,7 @@ public static class OrchestrationScenario
         return new Completion(latencies.Count, first, last, [.. latencies]);
     }
 
-    /// <summary>This run's tasks waiting now (the data folder outlives a run, so only its projects are counted).</summary>
+    /// <summary>This run's tasks waiting now, counted by its projects.</summary>
     private static async Task<long> CountQueuedAsync(NpgsqlDataSource database, Guid[] projects, CancellationToken cancellationToken)
     {
         await using var command = database.CreateCommand("""SELECT count(*) FROM segmentation_tasks WHERE "ProjectId" = ANY($1) AND "Status" = 'Queued'""");

@@ -183,7 +183,7 @@ public static class QueueScenario
     {
         await using var connection = new NpgsqlConnection(topology.Postgres.ConnectionString("cellsegdb"));
         await connection.OpenAsync(cancellationToken);
-        // The data folder outlives a run, so only this run's users are counted.
+        // The warm-up users' tasks are in the same database, so only this run's users are counted.
         await using var command = new NpgsqlCommand(
             """
             WITH mine AS (SELECT "Id" FROM "AspNetUsers" WHERE "Email" = ANY($1))
