@@ -95,6 +95,11 @@ public sealed partial class ModelBatcher : IAsyncDisposable
             throw new ArgumentException($"The input holds {input.Length} floats; the model takes {_imageLength}.", nameof(input));
         }
 
+        if (TryRunNow(input, cancellationToken) is { } ranNow)
+        {
+            return ranNow;
+        }
+
         var pending = new PendingImage(input, _time.GetTimestamp(), Activity.Current?.Context ?? default, cancellationToken);
         lock (_queue)
         {
@@ -110,6 +115,70 @@ public sealed partial class ModelBatcher : IAsyncDisposable
         pending.ListenForCancellation();
         _queued.Release();
         return pending.Completion.Task;
+    }
+
+    /// <summary>
+    /// An image that finds the model idle (nothing queued or running) runs at once on the caller's thread, alone on
+    /// every core, straight from the caller's tensor: it skips the queue, the copy into a batch tensor and the two
+    /// thread hand-offs to an executor and back (a lone hrnet request: p50 0.3 ms less). Images arriving meanwhile
+    /// queue, and the executors wait for it as for any lone run. Where executors are configured to wait for a batch
+    /// to fill (<see cref="BatchingOptions.MaxQueueDelayMs"/>), the image queues and waits like any other.
+    /// </summary>
+    /// <returns>The finished result, or <see langword="null"/> where the image has to queue.</returns>
+    private Task<BatchResult>? TryRunNow(float[] input, CancellationToken cancellationToken)
+    {
+        if (!_model.HasLatencySession || (_options.MaxQueueDelayMs > 0 && _preferredBatch > 1))
+        {
+            return null;
+        }
+
+        lock (_running)
+        {
+            if (_aloneRunning || _runningBatches > 0 || QueueDepth > 0)
+            {
+                return null;
+            }
+
+            _aloneRunning = true;
+            _runningBatches++;
+        }
+
+        try
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return Task.FromCanceled<BatchResult>(cancellationToken);
+            }
+
+            // A child of the request's own span: it runs inside it.
+            using var activity = StartBatchActivity(1, []);
+            activity?.SetTag("cellseg.alone", true);
+            _telemetry.AloneRuns.Add(1, new KeyValuePair<string, object?>("model", Model));
+            var started = _time.GetTimestamp();
+            // Pooled: the caller returns it once its objects are extracted.
+            var probabilities = ArrayPool<float>.Shared.Rent(_model.OutputLength);
+            try
+            {
+                _model.Run(input, probabilities, 1, alone: true);
+            }
+            catch
+            {
+                ArrayPool<float>.Shared.Return(probabilities);
+                throw;
+            }
+
+            var inferenceMs = RecordBatch(1, started);
+            _telemetry.QueueWait.Record(0, new KeyValuePair<string, object?>("model", Model));
+            return Task.FromResult(new BatchResult(probabilities, 1, 0, inferenceMs));
+        }
+        catch (Exception ex) when (ex is OnnxRuntimeException or InvalidOperationException or OutOfMemoryException)
+        {
+            return Task.FromException<BatchResult>(ex);
+        }
+        finally
+        {
+            EndRun(alone: true);
+        }
     }
 
     private void Execute(CancellationToken stopping)
@@ -250,14 +319,7 @@ public sealed partial class ModelBatcher : IAsyncDisposable
 
     private void Run(List<PendingImage> batch, BatchBuffers buffers, bool alone)
     {
-        using var activity = InferenceTelemetry.Source.StartActivity(
-            "inference.batch",
-            ActivityKind.Internal,
-            parentContext: default,
-            links: [.. batch.Where(p => p.Parent != default).Select(p => new ActivityLink(p.Parent))]);
-        activity?.SetTag("cellseg.model", Model);
-        activity?.SetTag("cellseg.batch_size", batch.Count);
-
+        using var activity = StartBatchActivity(batch.Count, [.. batch.SelectMany(p => LinkTo(p.Parent))]);
         var started = _time.GetTimestamp();
         for (var i = 0; i < batch.Count; i++)
         {
@@ -271,13 +333,9 @@ public sealed partial class ModelBatcher : IAsyncDisposable
 
         activity?.SetTag("cellseg.alone", alone);
         _model.Run(buffers.Input, buffers.Output, batch.Count, alone);
-        var inferenceMs = _time.GetElapsedTime(started).TotalMilliseconds;
+        var inferenceMs = RecordBatch(batch.Count, started);
         var plane = _model.OutputLength;
-        Interlocked.Add(ref _imagesServed, batch.Count);
-
         var model = new KeyValuePair<string, object?>("model", Model);
-        _telemetry.BatchSize.Record(batch.Count, model);
-        _telemetry.InferenceDuration.Record(inferenceMs, model);
         for (var i = 0; i < batch.Count; i++)
         {
             var pending = batch[i];
@@ -288,6 +346,30 @@ public sealed partial class ModelBatcher : IAsyncDisposable
             buffers.Output.AsSpan(i * plane, plane).CopyTo(probabilities);
             pending.Completion.TrySetResult(new BatchResult(probabilities, batch.Count, queueMs, inferenceMs));
         }
+    }
+
+    /// <summary>A span per network call, linked to the trace of each request in it.</summary>
+    private Activity? StartBatchActivity(int batchSize, ActivityLink[] links)
+    {
+        var activity = InferenceTelemetry.Source.StartActivity("inference.batch", ActivityKind.Internal, parentContext: default, links: links);
+        activity?.SetTag("cellseg.model", Model);
+        activity?.SetTag("cellseg.batch_size", batchSize);
+        return activity;
+    }
+
+    private static IEnumerable<ActivityLink> LinkTo(ActivityContext parent) =>
+        parent == default ? [] : [new ActivityLink(parent)];
+
+    /// <summary>Counts a finished network call in the telemetry.</summary>
+    /// <returns>Its duration in milliseconds.</returns>
+    private double RecordBatch(int batchSize, long started)
+    {
+        var inferenceMs = _time.GetElapsedTime(started).TotalMilliseconds;
+        Interlocked.Add(ref _imagesServed, batchSize);
+        var model = new KeyValuePair<string, object?>("model", Model);
+        _telemetry.BatchSize.Record(batchSize, model);
+        _telemetry.InferenceDuration.Record(inferenceMs, model);
+        return inferenceMs;
     }
 
     private static bool IsOutOfMemory(OnnxRuntimeException ex) =>

@@ -190,6 +190,40 @@ public sealed class BatchingTests
     }
 
     [Fact]
+    public async Task AnImageThatFindsTheModelIdleRunsAtOnceAndABurstStillFormsBatches()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // Executors never wait for a batch to fill (the default); batches of up to 8 are allowed.
+        await using var factory = new InferenceFactory(new Dictionary<string, string?> { ["Inference:Batching:MaxBatch"] = "8" });
+        using var client = await factory.CreateReadyClientAsync(ct);
+        using var alone = new InstrumentTotal("CellSeg.Inference", "cellseg.inference.alone_runs", factory.Services.GetRequiredService<IMeterFactory>());
+
+        var lone = new List<JsonElement>();
+        for (var i = 0; i < 3; i++)
+        {
+            var answer = await SegmentAsync(client, ct);
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            lone.Add(answer.Body);
+        }
+
+        var loneRuns = alone.Value;
+        var burst = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => SegmentAsync(client, ct)));
+
+        if (Environment.ProcessorCount > 1)
+        {
+            // Run on the request's own thread: never queued.
+            Assert.Equal(3, loneRuns);
+            Assert.All(lone, body => Assert.Equal(0, body.GetProperty("timings").GetProperty("queueMs").GetDouble()));
+        }
+
+        // Requests that arrive while one runs on its own queue and meet in batches.
+        Assert.All(burst, a => Assert.Equal(HttpStatusCode.OK, a.Status));
+        Assert.Contains(burst, a => a.Body.GetProperty("batchSize").GetInt32() > 1);
+        var batchedArea = Area(burst.First(a => a.Body.GetProperty("batchSize").GetInt32() > 1).Body);
+        Assert.All(lone, body => Assert.InRange(Area(body), batchedArea * 0.999, batchedArea * 1.001));
+    }
+
+    [Fact]
     public async Task WithoutTheLatencySessionNothingRunsAlone()
     {
         var ct = TestContext.Current.CancellationToken;
