@@ -49,6 +49,51 @@ public static class HttpLoad
     }
 
     /// <summary>
+    /// One client, in blocks of <paramref name="block"/>, calling <paramref name="between"/> after each: a measurement
+    /// of something else (the raw network call) taken turn about with the service's, so that both see the same stretches
+    /// of a machine whose slow moments come in bursts. Only the service's blocks count towards <paramref name="duration"/>.
+    /// </summary>
+    public static async Task<LoadResult> RunOneClientTakingTurnsAsync(
+        Uri baseAddress, string path, IReadOnlyList<byte[]> images, TimeSpan warmUp, TimeSpan duration, TimeSpan block, Action between, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 4 })
+        {
+            BaseAddress = baseAddress,
+            Timeout = TimeSpan.FromMinutes(2),
+        };
+
+        await WarmUpAsync(http, path, images, 1, warmUp, cancellationToken);
+
+        var latencies = new List<double>();
+        var failures = 0L;
+        var next = 0;
+        var measuring = new Stopwatch();
+        while (measuring.Elapsed < duration)
+        {
+            var end = measuring.Elapsed + block;
+            measuring.Start();
+            while (measuring.Elapsed < end)
+            {
+                var started = Stopwatch.GetTimestamp();
+                if (await SendAsync(http, path, images[next++ % images.Count], cancellationToken))
+                {
+                    latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                }
+                else
+                {
+                    failures++;
+                }
+            }
+
+            measuring.Stop();
+            between();
+        }
+
+        return new LoadResult(1, latencies.Count, failures, measuring.Elapsed.TotalSeconds,
+            Statistics.Percentile(latencies, 0.50), Statistics.Percentile(latencies, 0.95), Statistics.Percentile(latencies, 0.99));
+    }
+
+    /// <summary>
     /// Sends images from <paramref name="clients"/> clients for <paramref name="duration"/> and discards the answers:
     /// the first seconds of a service, and of this process's HTTP client, run slower than the steady state.
     /// </summary>

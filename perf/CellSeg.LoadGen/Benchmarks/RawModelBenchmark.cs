@@ -40,27 +40,44 @@ public sealed class RawModelBenchmark(string modelFolder)
         return results;
     }
 
-    /// <summary>
-    /// Median and 95th percentile of one batch-1 call, the service's one-client latency to compare with: calls one after
-    /// another for <paramref name="duration"/> (at least 150), so that the percentile rests on as many calls as the
-    /// service's point of the same length (a 95th percentile of 150 calls is their 8th slowest, and moved by up to 2 ms
-    /// between runs).
-    /// </summary>
-    public (double MedianMs, double P95Ms) SingleCallMilliseconds(int intraOpThreads, TimeSpan duration)
+    /// <summary>A session on <paramref name="intraOpThreads"/> threads that times batch-1 calls, in as many blocks as the caller wants.</summary>
+    public SingleCallTimer SingleCalls(int intraOpThreads) => new(this, CreateSession(intraOpThreads), Input(1));
+
+    /// <summary>Times one batch-1 call after another on a session of its own.</summary>
+    public sealed class SingleCallTimer : IDisposable
     {
-        using var session = CreateSession(intraOpThreads);
-        var input = Input(1);
-        Run(session, input, 1);
-        var times = new List<double>();
-        var clock = Stopwatch.StartNew();
-        while (times.Count < 150 || clock.Elapsed < duration)
+        private readonly RawModelBenchmark _owner;
+        private readonly InferenceSession _session;
+        private readonly float[] _input;
+        private readonly Stopwatch _clock = new();
+
+        internal SingleCallTimer(RawModelBenchmark owner, InferenceSession session, float[] input)
         {
-            var call = Stopwatch.GetTimestamp();
-            Run(session, input, 1);
-            times.Add(Stopwatch.GetElapsedTime(call).TotalMilliseconds);
+            (_owner, _session, _input) = (owner, session, input);
+            // Not timed: ONNX Runtime's first call sets up its buffers.
+            _owner.Run(_session, _input, 1);
         }
 
-        return (Statistics.Percentile([.. times], 0.50), Statistics.Percentile([.. times], 0.95));
+        /// <summary>Time spent in timed blocks so far.</summary>
+        public TimeSpan Elapsed => _clock.Elapsed;
+
+        /// <summary>Calls the network one call after another for <paramref name="block"/> (at least once), adding each call's milliseconds to <paramref name="times"/>.</summary>
+        public void Time(TimeSpan block, List<double> times)
+        {
+            var end = _clock.Elapsed + block;
+            _clock.Start();
+            do
+            {
+                var call = Stopwatch.GetTimestamp();
+                _owner.Run(_session, _input, 1);
+                times.Add(Stopwatch.GetElapsedTime(call).TotalMilliseconds);
+            }
+            while (_clock.Elapsed < end);
+
+            _clock.Stop();
+        }
+
+        public void Dispose() => _session.Dispose();
     }
 
     private double Measure(InferenceSession session, int batch, int executors, TimeSpan duration)
