@@ -13,6 +13,19 @@ public static class ImageDecoder
     public static DecodedImage Decode(ReadOnlySpan<byte> data, ImageDecodeOptions? options = null)
     {
         options ??= ImageDecodeOptions.Default;
+        var header = ReadHeader(data, options);
+        return header.Format switch
+        {
+            ImageFormat.Tiff => TiffImageDecoder.Decode(data, header, options),
+            ImageFormat.Png => PngImageDecoder.TryDecode(data, header) ?? SkiaImageDecoder.Decode(data, header, options),
+            _ => SkiaImageDecoder.Decode(data, header, options),
+        };
+    }
+
+    /// <summary>The header, checked against the limits before any pixel memory is allocated.</summary>
+    /// <exception cref="ImageDecodeException">For every kind of bad input the header shows.</exception>
+    internal static ImageInfo ReadHeader(ReadOnlySpan<byte> data, ImageDecodeOptions options)
+    {
         if (data.Length > options.MaxBytes)
         {
             throw new ImageDecodeException(
@@ -30,11 +43,6 @@ public static class ImageDecoder
                 $"The image is {header.Width} × {header.Height} pixels, too many to hold in memory as RGB.");
         }
 
-        return header.Format switch
-        {
-            ImageFormat.Tiff => TiffImageDecoder.Decode(data, header, options),
-            ImageFormat.Png => PngImageDecoder.TryDecode(data, header) ?? SkiaImageDecoder.Decode(data, header, options),
-            _ => SkiaImageDecoder.Decode(data, header, options),
-        };
+        return header;
     }
 }

@@ -24,16 +24,44 @@ internal static class PngImageDecoder
     /// <returns>The image, or <see langword="null"/> when Skia should decode the file.</returns>
     public static DecodedImage? TryDecode(ReadOnlySpan<byte> data, ImageInfo header)
     {
+        var image = DecodedImage.RentPooled(header.Width, header.Height);
+        if (TryDecode(data, header, new RgbRows(image.Samples, header.Width)))
+        {
+            return image;
+        }
+
+        image.Dispose();
+        return null;
+    }
+
+    /// <summary>
+    /// Decodes straight into a model's input: <paramref name="destination"/> gets three planes of the image's size, plane c
+    /// holding <paramref name="levels"/>[256 × c + v] for each pixel's 8-bit value v of channel c (grey in all three).
+    /// </summary>
+    /// <returns>Whether it did; where not, Skia should decode the file (the destination may be partly written).</returns>
+    public static bool TryDecodePlanar(ReadOnlySpan<byte> data, ImageInfo header, ReadOnlySpan<float> levels, Span<float> destination)
+    {
+        if (levels.Length != 3 * 256 || destination.Length != 3 * header.PixelCount)
+        {
+            throw new ArgumentException("Three levels tables of 256 and three planes of the image's size are needed.");
+        }
+
+        return TryDecode(data, header, new PlanarRows(levels, destination, header.Width));
+    }
+
+    private static bool TryDecode<TRows>(ReadOnlySpan<byte> data, ImageInfo header, TRows rows)
+        where TRows : IRowWriter, allows ref struct
+    {
         if (!TryReadHeader(data, header, out var channels))
         {
-            return null;
+            return false;
         }
 
         var rowLength = (long)header.Width * channels;
         var rawLength = (rowLength + 1) * header.Height;
         if (rawLength >= Array.MaxLength)
         {
-            return null;
+            return false;
         }
 
         // The image data cannot be longer than the file.
@@ -43,8 +71,7 @@ internal static class PngImageDecoder
         {
             return TryCopyImageData(data, channels, compressed, out var compressedLength)
                 && Inflate(compressed, compressedLength, raw, (int)rawLength)
-                ? Unfilter(raw, header.Width, header.Height, channels)
-                : null;
+                && Unfilter(raw, header.Width, header.Height, channels, rows);
         }
         finally
         {
@@ -156,35 +183,115 @@ internal static class PngImageDecoder
         }
     }
 
-    /// <summary>Undoes each row's filter in place and writes the colour samples as value / 255, alpha dropped.</summary>
-    private static DecodedImage? Unfilter(byte[] raw, int width, int height, int channels)
+    /// <summary>Undoes each row's filter in place and hands each row, so restored, to <paramref name="rows"/>.</summary>
+    private static bool Unfilter<TRows>(byte[] raw, int width, int height, int channels, TRows rows)
+        where TRows : IRowWriter, allows ref struct
     {
         var rowLength = width * channels;
-        var image = DecodedImage.RentPooled(width, height);
-        var samples = image.Samples;
         ReadOnlySpan<byte> previous = new byte[rowLength];
-        ReadOnlySpan<float> toUnit = UnitScale;
         for (var y = 0; y < height; y++)
         {
             var row = raw.AsSpan((y * (rowLength + 1)) + 1, rowLength);
             if (!UnfilterRow(raw[y * (rowLength + 1)], row, previous, channels))
             {
-                image.Dispose();
-                return null;
+                return false;
             }
 
-            WriteRgb(row, channels, toUnit, samples.Slice(y * width * 3, width * 3));
+            rows.Write(row, channels, y);
             previous = row;
         }
 
-        return image;
+        return true;
+    }
+
+    /// <summary>Where the samples of each restored row go.</summary>
+    private interface IRowWriter
+    {
+        void Write(ReadOnlySpan<byte> row, int channels, int y);
+    }
+
+    /// <summary>Interleaved float RGB as value / 255, alpha dropped: a <see cref="DecodedImage"/>'s samples.</summary>
+    private readonly ref struct RgbRows : IRowWriter
+    {
+        private readonly Span<float> _samples;
+        private readonly int _width;
+
+        public RgbRows(Span<float> samples, int width)
+        {
+            _samples = samples;
+            _width = width;
+        }
+
+        public void Write(ReadOnlySpan<byte> row, int channels, int y) =>
+            WriteRgb(row, channels, UnitScale, _samples.Slice(y * _width * 3, _width * 3));
+    }
+
+    /// <summary>Three planes of floats looked up per channel, alpha dropped: a model's input tensor.</summary>
+    private readonly ref struct PlanarRows : IRowWriter
+    {
+        private readonly ReadOnlySpan<float> _levels;
+        private readonly Span<float> _planes;
+        private readonly int _width;
+
+        public PlanarRows(ReadOnlySpan<float> levels, Span<float> planes, int width)
+        {
+            _levels = levels;
+            _planes = planes;
+            _width = width;
+        }
+
+        public void Write(ReadOnlySpan<byte> row, int channels, int y)
+        {
+            var plane = _planes.Length / 3;
+            var start = y * _width;
+            WritePlanar(row, channels, _levels, _planes.Slice(start, _width), _planes.Slice(plane + start, _width), _planes.Slice((2 * plane) + start, _width));
+        }
+    }
+
+    private static void WritePlanar(ReadOnlySpan<byte> row, int channels, ReadOnlySpan<float> levels, Span<float> red, Span<float> green, Span<float> blue)
+    {
+        var pixels = red.Length;
+        if (row.Length < pixels * channels || green.Length != pixels || blue.Length != pixels || levels.Length < 3 * 256)
+        {
+            throw new ArgumentException("The row, the planes and the levels tables differ in size.", nameof(row));
+        }
+
+        ref var source = ref MemoryMarshal.GetReference(row);
+        ref var redLevels = ref MemoryMarshal.GetReference(levels);
+        ref var greenLevels = ref Unsafe.Add(ref redLevels, 256);
+        ref var blueLevels = ref Unsafe.Add(ref redLevels, 512);
+        ref var r = ref MemoryMarshal.GetReference(red);
+        ref var g = ref MemoryMarshal.GetReference(green);
+        ref var b = ref MemoryMarshal.GetReference(blue);
+        if (channels <= 2)
+        {
+            for (nint x = 0, s = 0; x < pixels; x++, s += channels)
+            {
+                var value = Unsafe.Add(ref source, s);
+                Unsafe.Add(ref r, x) = Unsafe.Add(ref redLevels, value);
+                Unsafe.Add(ref g, x) = Unsafe.Add(ref greenLevels, value);
+                Unsafe.Add(ref b, x) = Unsafe.Add(ref blueLevels, value);
+            }
+
+            return;
+        }
+
+        for (nint x = 0, s = 0; x < pixels; x++, s += channels)
+        {
+            Unsafe.Add(ref r, x) = Unsafe.Add(ref redLevels, Unsafe.Add(ref source, s));
+            Unsafe.Add(ref g, x) = Unsafe.Add(ref greenLevels, Unsafe.Add(ref source, s + 1));
+            Unsafe.Add(ref b, x) = Unsafe.Add(ref blueLevels, Unsafe.Add(ref source, s + 2));
+        }
     }
 
     /// <summary>
     /// value × (1 / 255) for every byte value, the product Skia's path computes (not value / 255, which differs in
     /// the last bit for some values): one load instead of a conversion and a multiplication.
     /// </summary>
-    private static readonly float[] UnitScale = [.. Enumerable.Range(0, 256).Select(v => v * (1f / byte.MaxValue))];
+    private static readonly float[] UnitScale = [.. Enumerable.Range(0, 256).Select(ToUnit)];
+
+    /// <summary>An 8-bit sample on the [0, 1] scale, as every path here computes it.</summary>
+    internal static float ToUnit(int value) => value * (1f / byte.MaxValue);
 
     private static void WriteRgb(ReadOnlySpan<byte> row, int channels, ReadOnlySpan<float> toUnit, Span<float> rgb)
     {

@@ -13,6 +13,48 @@ public static class InputTensorWriter
     public static ReadOnlySpan<float> ImageNetStd => [0.229f, 0.224f, 0.225f];
 
     /// <summary>
+    /// Decodes <paramref name="encoded"/> (see <see cref="ImageDecoder.Decode"/>) and writes the same tensor as
+    /// <see cref="WriteChw"/> would from the decoded image. An 8-bit PNG of the model's size, what a client that resizes
+    /// before sending uploads, is unfiltered straight into the tensor through a table of the 256 normalised values of
+    /// each channel: no float RGB image is written and read back. On the demo images at 256 px that takes 0.42 ms
+    /// rather than 0.47 for a grey one and 0.91 rather than 0.98 for an RGB one; in the service, a lone request's
+    /// pre-processing p50 went from 0.65 to 0.56 ms (docs/benchmarks.md).
+    /// </summary>
+    /// <returns>The size of the image as decoded, which the model's output is scaled back to.</returns>
+    /// <exception cref="ImageDecodeException">For every kind of bad input, as <see cref="ImageDecoder.Decode"/>.</exception>
+    public static (int Width, int Height) DecodeChw(
+        ReadOnlySpan<byte> encoded, ImageDecodeOptions? options, int width, int height, ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Span<float> destination)
+    {
+        options ??= ImageDecodeOptions.Default;
+        Span<float> scale = stackalloc float[3];
+        Span<float> offset = stackalloc float[3];
+        CheckTensor(width, height, mean, std, destination, scale, offset);
+
+        var header = ImageDecoder.ReadHeader(encoded, options);
+        if (header.Format == ImageFormat.Png && header.Width == width && header.Height == height)
+        {
+            Span<float> levels = stackalloc float[3 * 256];
+            for (var c = 0; c < 3; c++)
+            {
+                for (var value = 0; value < 256; value++)
+                {
+                    // The arithmetic of the decoded path: the sample on the unit scale, then scale and offset.
+                    levels[(c * 256) + value] = (PngImageDecoder.ToUnit(value) * scale[c]) + offset[c];
+                }
+            }
+
+            if (PngImageDecoder.TryDecodePlanar(encoded, header, levels, destination[..(3 * width * height)]))
+            {
+                return (width, height);
+            }
+        }
+
+        using var image = ImageDecoder.Decode(encoded, options);
+        WriteChw(image, width, height, mean, std, destination);
+        return (image.Width, image.Height);
+    }
+
+    /// <summary>
     /// Writes a CHW tensor of 3 × <paramref name="height"/> × <paramref name="width"/> floats into
     /// <paramref name="destination"/>: plane c holds (v − mean[c]) / std[c], where v is the image bilinearly resized
     /// with half-pixel centres (see <see cref="BilinearTaps"/>). Only small per-call buffers are rented from the
@@ -22,31 +64,10 @@ public static class InputTensorWriter
         DecodedImage image, int width, int height, ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Span<float> destination)
     {
         ArgumentNullException.ThrowIfNull(image);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
-        if (mean.Length != 3 || std.Length != 3)
-        {
-            throw new ArgumentException("Mean and standard deviation need one value per RGB channel.");
-        }
-
-        var plane = width * height;
-        if (destination.Length < 3 * plane)
-        {
-            throw new ArgumentException($"The destination holds {destination.Length} floats; {3 * plane} are needed.", nameof(destination));
-        }
-
         Span<float> scale = stackalloc float[3];
         Span<float> offset = stackalloc float[3];
-        for (var c = 0; c < 3; c++)
-        {
-            if (!(std[c] > 0))
-            {
-                throw new ArgumentException($"The standard deviation of channel {c} must be positive.", nameof(std));
-            }
-
-            scale[c] = 1f / std[c];
-            offset[c] = -mean[c] / std[c];
-        }
+        CheckTensor(width, height, mean, std, destination, scale, offset);
+        var plane = width * height;
 
         if (image.Width == width && image.Height == height)
         {
@@ -114,6 +135,35 @@ public static class InputTensorWriter
             pool.Return(weights);
             pool.Return(upperRow);
             pool.Return(lowerRow);
+        }
+    }
+
+    /// <summary>Checks a tensor's arguments and turns mean and standard deviation into a scale and an offset per channel.</summary>
+    private static void CheckTensor(
+        int width, int height, ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Span<float> destination, Span<float> scale, Span<float> offset)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+        if (mean.Length != 3 || std.Length != 3)
+        {
+            throw new ArgumentException("Mean and standard deviation need one value per RGB channel.");
+        }
+
+        var plane = width * height;
+        if (destination.Length < 3 * plane)
+        {
+            throw new ArgumentException($"The destination holds {destination.Length} floats; {3 * plane} are needed.", nameof(destination));
+        }
+
+        for (var c = 0; c < 3; c++)
+        {
+            if (!(std[c] > 0))
+            {
+                throw new ArgumentException($"The standard deviation of channel {c} must be positive.", nameof(std));
+            }
+
+            scale[c] = 1f / std[c];
+            offset[c] = -mean[c] / std[c];
         }
     }
 

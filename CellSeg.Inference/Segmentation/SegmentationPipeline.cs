@@ -39,13 +39,16 @@ public sealed class SegmentationPipeline(
 
         telemetry.Requests.Add(1, new KeyValuePair<string, object?>("model", descriptor.Name));
         var started = timeProvider.GetTimestamp();
+        var input = ArrayPool<float>.Shared.Rent(entry.Model.InputLength);
         int width, height;
-        float[] input;
-        using (var decoded = Decode(image.Span))
+        try
         {
-            input = ArrayPool<float>.Shared.Rent(entry.Model.InputLength);
-            (width, height) = (decoded.Width, decoded.Height);
-            InputTensorWriter.WriteChw(decoded, descriptor.InputWidth, descriptor.InputHeight, descriptor.Mean, descriptor.Std, input);
+            (width, height) = DecodeInput(image.Span, descriptor, input);
+        }
+        catch
+        {
+            ArrayPool<float>.Shared.Return(input);
+            throw;
         }
 
         var preprocessMs = timeProvider.GetElapsedTime(started).TotalMilliseconds;
@@ -105,12 +108,21 @@ public sealed class SegmentationPipeline(
     public void CountFailure(SegmentationFailureKind kind) =>
         telemetry.Failures.Add(1, new KeyValuePair<string, object?>("reason", kind.ToString()));
 
-    private DecodedImage Decode(ReadOnlySpan<byte> bytes)
+    /// <summary>Decodes the image into the model's input tensor.</summary>
+    /// <returns>The image's own size.</returns>
+    private (int Width, int Height) DecodeInput(ReadOnlySpan<byte> bytes, ModelDescriptor descriptor, float[] input)
     {
         var settings = options.Value;
         try
         {
-            return ImageDecoder.Decode(bytes, new ImageDecodeOptions { MaxPixels = settings.MaxImagePixels, MaxBytes = settings.MaxImageBytes });
+            return InputTensorWriter.DecodeChw(
+                bytes,
+                new ImageDecodeOptions { MaxPixels = settings.MaxImagePixels, MaxBytes = settings.MaxImageBytes },
+                descriptor.InputWidth,
+                descriptor.InputHeight,
+                descriptor.Mean,
+                descriptor.Std,
+                input);
         }
         catch (ImageDecodeException ex)
         {

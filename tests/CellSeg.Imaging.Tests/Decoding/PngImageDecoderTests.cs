@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.IO.Hashing;
 using CellSeg.Imaging.Decoding;
+using CellSeg.Imaging.Preprocessing;
 using SkiaSharp;
 
 namespace CellSeg.Imaging.Tests.Decoding;
@@ -100,6 +101,79 @@ public sealed class PngImageDecoderTests
         var exception = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode(png));
 
         Assert.Equal(ImageDecodeError.Corrupt, exception.Error);
+    }
+
+    [Theory]
+    [InlineData(0, 1)]
+    [InlineData(2, 3)]
+    [InlineData(4, 2)]
+    [InlineData(6, 4)]
+    public void ModelSizedPngDecodesStraightIntoTheSameTensorAsThroughTheDecodedImage(byte colourType, int channels)
+    {
+        const int width = 37, height = 23;
+        var pixels = new byte[width * height * channels];
+        for (var i = 0; i < pixels.Length; i++)
+        {
+            pixels[i] = (byte)((i * 53 % 256) ^ (i / (width * channels) * 7));
+        }
+
+        var png = Png(width, height, colourType, channels, pixels, row => (byte)(row % 5), idatSize: 100);
+
+        var (direct, size) = DecodeChw(png, width, height);
+
+        Assert.Equal((width, height), size);
+        Assert.Equal(ThroughDecodedImage(png, width, height), direct);
+        // The planar path itself ran: it writes the tensor of a file it decodes, whatever the fallback would do.
+        var levels = Enumerable.Range(0, 3 * 256).Select(i => (float)i).ToArray();
+        var planes = new float[3 * width * height];
+        Assert.True(PngImageDecoder.TryDecodePlanar(png, ImageHeaderReader.Read(png), levels, planes));
+        Assert.Equal((256 * 2) + pixels[channels == 1 || channels == 2 ? 0 : 2], planes[2 * width * height]);
+    }
+
+    [Theory]
+    [MemberData(nameof(DemoImages))]
+    public void DemoImageDecodesIntoTheSameTensorAtItsOwnSizeAndAtTheModelsSize(string file)
+    {
+        var png = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "demo", file));
+        var header = ImageHeaderReader.Read(png);
+
+        foreach (var (width, height) in new[] { (header.Width, header.Height), (256, 256) })
+        {
+            var (direct, size) = DecodeChw(png, width, height);
+
+            Assert.Equal((header.Width, header.Height), size);
+            Assert.Equal(ThroughDecodedImage(png, width, height), direct);
+        }
+    }
+
+    [Fact]
+    public void FilesTheTensorPathCannotReadGetTheDecodersAnswers()
+    {
+        var palette = Png(16, 8, 3, 1, new byte[16 * 8], _ => 0, extraChunkBeforeData: ("PLTE", new byte[256 * 3]));
+        var damaged = Damage(Png(16, 8, 0, 1, new byte[16 * 8], _ => 0), "IDAT", checksumOnly: true);
+
+        // A palette image is left to Skia: the same tensor all the same.
+        Assert.Equal(ThroughDecodedImage(palette, 16, 8), DecodeChw(palette, 16, 8).Tensor);
+        var exception = Assert.Throws<ImageDecodeException>(() => DecodeChw(damaged, 16, 8));
+        Assert.Equal(ImageDecodeError.Corrupt, exception.Error);
+        var tooLarge = Assert.Throws<ImageDecodeException>(() => InputTensorWriter.DecodeChw(
+            palette, new ImageDecodeOptions { MaxPixels = 100 }, 16, 8, InputTensorWriter.ImageNetMean, InputTensorWriter.ImageNetStd, new float[3 * 16 * 8]));
+        Assert.Equal(ImageDecodeError.TooLarge, tooLarge.Error);
+    }
+
+    private static (float[] Tensor, (int Width, int Height) Size) DecodeChw(byte[] png, int width, int height)
+    {
+        var tensor = new float[3 * width * height];
+        var size = InputTensorWriter.DecodeChw(png, null, width, height, InputTensorWriter.ImageNetMean, InputTensorWriter.ImageNetStd, tensor);
+        return (tensor, size);
+    }
+
+    private static float[] ThroughDecodedImage(byte[] png, int width, int height)
+    {
+        using var image = ImageDecoder.Decode(png);
+        var tensor = new float[3 * width * height];
+        InputTensorWriter.WriteChw(image, width, height, InputTensorWriter.ImageNetMean, InputTensorWriter.ImageNetStd, tensor);
+        return tensor;
     }
 
     /// <summary>A PNG written chunk by chunk, with a chosen filter per row applied as the specification defines it.</summary>
