@@ -158,56 +158,26 @@ public sealed class BatchingTests
     [Fact]
     public async Task LoneRequestsRunOnEveryCoreWithTheSameAnswerAsBatchedOnes()
     {
-        var ct = TestContext.Current.CancellationToken;
-        // Executors wait up to 200 ms for a batch of 4, so that the burst below surely forms batches; a lone request
-        // waits too, then runs alone.
-        await using var factory = new InferenceFactory(new Dictionary<string, string?>
+        // Executors wait up to 200 ms for a batch of 4, so that the burst surely forms batches; a lone request waits
+        // too (in the queue: it does not run at once on its own thread), then runs alone.
+        var (lone, loneRuns, burst) = await LoneRequestsThenABurstAsync(new Dictionary<string, string?>
         {
             ["Inference:Batching:MaxQueueDelayMs"] = "200",
             ["Inference:Batching:PreferredBatch"] = "4",
             ["Inference:Batching:MaxBatch"] = "8",
         });
-        using var client = await factory.CreateReadyClientAsync(ct);
-        using var alone = new InstrumentTotal("CellSeg.Inference", "cellseg.inference.alone_runs", factory.Services.GetRequiredService<IMeterFactory>());
-
-        var lone = new List<JsonElement>();
-        for (var i = 0; i < 3; i++)
-        {
-            var answer = await SegmentAsync(client, ct);
-            Assert.Equal(HttpStatusCode.OK, answer.Status);
-            lone.Add(answer.Body);
-        }
-
-        var loneRuns = alone.Value;
-        var burst = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => SegmentAsync(client, ct)));
 
         // A machine with one core has no every-core session to use; with more, each lone request used it.
         Assert.Equal(Environment.ProcessorCount > 1 ? 3 : 0, loneRuns);
-        Assert.Contains(burst, a => a.Body.GetProperty("batchSize").GetInt32() > 1);
-        var batchedArea = Area(burst.First(a => a.Body.GetProperty("batchSize").GetInt32() > 1).Body);
-        // Thread counts change the float summation order, not the mask: at most a pixel or two may differ.
-        Assert.All(lone, body => Assert.InRange(Area(body), batchedArea * 0.999, batchedArea * 1.001));
+        Assert.All(lone, body => Assert.True(body.GetProperty("timings").GetProperty("queueMs").GetDouble() > 100));
+        AssertBatchedWithTheSameMasks(lone, burst);
     }
 
     [Fact]
     public async Task AnImageThatFindsTheModelIdleRunsAtOnceAndABurstStillFormsBatches()
     {
-        var ct = TestContext.Current.CancellationToken;
         // Executors never wait for a batch to fill (the default); batches of up to 8 are allowed.
-        await using var factory = new InferenceFactory(new Dictionary<string, string?> { ["Inference:Batching:MaxBatch"] = "8" });
-        using var client = await factory.CreateReadyClientAsync(ct);
-        using var alone = new InstrumentTotal("CellSeg.Inference", "cellseg.inference.alone_runs", factory.Services.GetRequiredService<IMeterFactory>());
-
-        var lone = new List<JsonElement>();
-        for (var i = 0; i < 3; i++)
-        {
-            var answer = await SegmentAsync(client, ct);
-            Assert.Equal(HttpStatusCode.OK, answer.Status);
-            lone.Add(answer.Body);
-        }
-
-        var loneRuns = alone.Value;
-        var burst = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => SegmentAsync(client, ct)));
+        var (lone, loneRuns, burst) = await LoneRequestsThenABurstAsync(new Dictionary<string, string?> { ["Inference:Batching:MaxBatch"] = "8" });
 
         if (Environment.ProcessorCount > 1)
         {
@@ -217,9 +187,36 @@ public sealed class BatchingTests
         }
 
         // Requests that arrive while one runs on its own queue and meet in batches.
+        AssertBatchedWithTheSameMasks(lone, burst);
+    }
+
+    /// <summary>Three requests one after another, then a burst of 16; and how many batches ran alone among the three.</summary>
+    private static async Task<(List<JsonElement> Lone, long LoneRuns, (HttpStatusCode Status, JsonElement Body)[] Burst)> LoneRequestsThenABurstAsync(
+        Dictionary<string, string?> settings)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var factory = new InferenceFactory(settings);
+        using var client = await factory.CreateReadyClientAsync(ct);
+        using var alone = new InstrumentTotal("CellSeg.Inference", "cellseg.inference.alone_runs", factory.Services.GetRequiredService<IMeterFactory>());
+
+        var lone = new List<JsonElement>();
+        for (var i = 0; i < 3; i++)
+        {
+            var answer = await SegmentAsync(client, ct);
+            Assert.Equal(HttpStatusCode.OK, answer.Status);
+            lone.Add(answer.Body);
+        }
+
+        var loneRuns = alone.Value;
+        return (lone, loneRuns, await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => SegmentAsync(client, ct))));
+    }
+
+    private static void AssertBatchedWithTheSameMasks(List<JsonElement> lone, (HttpStatusCode Status, JsonElement Body)[] burst)
+    {
         Assert.All(burst, a => Assert.Equal(HttpStatusCode.OK, a.Status));
         Assert.Contains(burst, a => a.Body.GetProperty("batchSize").GetInt32() > 1);
         var batchedArea = Area(burst.First(a => a.Body.GetProperty("batchSize").GetInt32() > 1).Body);
+        // Thread counts change the float summation order, not the mask: at most a pixel or two may differ.
         Assert.All(lone, body => Assert.InRange(Area(body), batchedArea * 0.999, batchedArea * 1.001));
     }
 

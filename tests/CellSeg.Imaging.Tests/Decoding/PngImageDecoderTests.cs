@@ -44,14 +44,9 @@ public sealed class PngImageDecoderTests
     [InlineData(6, 4)]
     public void EveryFilterOfEveryColourTypeDecodesAsSkiaDecodesIt(byte colourType, int channels)
     {
-        // Rows cycle through the five filters; the pixels vary in both directions so that every predictor matters,
-        // and the image data is split into small IDAT chunks.
+        // Rows cycle through the five filters, and the image data is split into small IDAT chunks.
         const int width = 37, height = 23;
-        var pixels = new byte[width * height * channels];
-        for (var i = 0; i < pixels.Length; i++)
-        {
-            pixels[i] = (byte)((i * 37 % 251) ^ (i / (width * channels) * 11));
-        }
+        var pixels = VaryingPixels(width, height, channels);
 
         var png = Png(width, height, colourType, channels, pixels, row => (byte)(row % 5), idatSize: 64);
         var header = ImageHeaderReader.Read(png);
@@ -111,12 +106,7 @@ public sealed class PngImageDecoderTests
     public void ModelSizedPngDecodesStraightIntoTheSameTensorAsThroughTheDecodedImage(byte colourType, int channels)
     {
         const int width = 37, height = 23;
-        var pixels = new byte[width * height * channels];
-        for (var i = 0; i < pixels.Length; i++)
-        {
-            pixels[i] = (byte)((i * 53 % 256) ^ (i / (width * channels) * 7));
-        }
-
+        var pixels = VaryingPixels(width, height, channels);
         var png = Png(width, height, colourType, channels, pixels, row => (byte)(row % 5), idatSize: 100);
 
         var (direct, size) = DecodeChw(png, width, height);
@@ -159,6 +149,18 @@ public sealed class PngImageDecoderTests
         var tooLarge = Assert.Throws<ImageDecodeException>(() => InputTensorWriter.DecodeChw(
             palette, new ImageDecodeOptions { MaxPixels = 100 }, 16, 8, InputTensorWriter.ImageNetMean, InputTensorWriter.ImageNetStd, new float[3 * 16 * 8]));
         Assert.Equal(ImageDecodeError.TooLarge, tooLarge.Error);
+    }
+
+    /// <summary>Samples that vary in both directions, so that every filter's predictor matters.</summary>
+    private static byte[] VaryingPixels(int width, int height, int channels)
+    {
+        var pixels = new byte[width * height * channels];
+        for (var i = 0; i < pixels.Length; i++)
+        {
+            pixels[i] = (byte)((i * 37 % 251) ^ (i / (width * channels) * 11));
+        }
+
+        return pixels;
     }
 
     private static (float[] Tensor, (int Width, int Height) Size) DecodeChw(byte[] png, int width, int height)
