@@ -11,7 +11,8 @@ namespace CellSeg.Inference.Segmentation;
 
 /// <summary>
 /// One image through a model: decode, resize and normalise on the caller's thread, run the network in the
-/// model's dynamic batch, extract the objects on the caller's thread again.
+/// model's dynamic batch (or at once on the caller's thread where the model is idle), extract the objects on the
+/// caller's thread again.
 /// </summary>
 public sealed class SegmentationPipeline(
     ModelRegistry registry,
