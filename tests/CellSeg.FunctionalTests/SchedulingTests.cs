@@ -5,7 +5,16 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace CellSeg.FunctionalTests;
 
+/// <summary>
+/// Tests whose outcome rests on how fast requests reach the worker run alone, after every parallel class has finished:
+/// beside them, on a 2-core clean-clone CI run, a second user's tasks once reached the worker more than the 1 s
+/// gathering time after the first user's.
+/// </summary>
+[CollectionDefinition(nameof(SchedulingTiming), DisableParallelization = true)]
+public sealed class SchedulingTiming;
+
 /// <summary>How an idle worker shares its first batch between users who ask at nearly the same moment.</summary>
+[Collection(nameof(SchedulingTiming))]
 public sealed class SchedulingTests(StoresFixture stores) : IAsyncLifetime
 {
     private CellSegStack _stack = null!;
