@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Compression;
 using System.IO.Hashing;
 using System.Runtime.CompilerServices;
@@ -24,14 +25,27 @@ internal static class PngImageDecoder
     /// <returns>The image, or <see langword="null"/> when Skia should decode the file.</returns>
     public static DecodedImage? TryDecode(ReadOnlySpan<byte> data, ImageInfo header)
     {
-        var image = DecodedImage.RentPooled(header.Width, header.Height);
-        if (TryDecode(data, header, new RgbRows(image.Samples, header.Width)))
+        if (!TryInflate(data, header, out var raw, out var channels))
         {
-            return image;
+            return null;
         }
 
-        image.Dispose();
-        return null;
+        try
+        {
+            // Only now, with the data known to inflate to the right length: a file left to Skia costs no image here.
+            var image = DecodedImage.RentPooled(header.Width, header.Height);
+            if (Unfilter(raw, header.Width, header.Height, channels, new RgbRows(image.Samples, header.Width)))
+            {
+                return image;
+            }
+
+            image.Dispose();
+            return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(raw);
+        }
     }
 
     /// <summary>
@@ -46,13 +60,26 @@ internal static class PngImageDecoder
             throw new ArgumentException("Three levels tables of 256 and three planes of the image's size are needed.");
         }
 
-        return TryDecode(data, header, new PlanarRows(levels, destination, header.Width));
+        if (!TryInflate(data, header, out var raw, out var channels))
+        {
+            return false;
+        }
+
+        try
+        {
+            return Unfilter(raw, header.Width, header.Height, channels, new PlanarRows(levels, destination, header.Width));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(raw);
+        }
     }
 
-    private static bool TryDecode<TRows>(ReadOnlySpan<byte> data, ImageInfo header, TRows rows)
-        where TRows : IRowWriter, allows ref struct
+    /// <summary>The filtered rows, inflated into <paramref name="raw"/>, an array the caller returns to the shared pool.</summary>
+    private static bool TryInflate(ReadOnlySpan<byte> data, ImageInfo header, [NotNullWhen(true)] out byte[]? raw, out int channels)
     {
-        if (!TryReadHeader(data, header, out var channels))
+        raw = null;
+        if (!TryReadHeader(data, header, out channels))
         {
             return false;
         }
@@ -66,16 +93,24 @@ internal static class PngImageDecoder
 
         // The image data cannot be longer than the file.
         var compressed = ArrayPool<byte>.Shared.Rent(data.Length);
-        var raw = ArrayPool<byte>.Shared.Rent((int)rawLength + 1);
+        var inflated = ArrayPool<byte>.Shared.Rent((int)rawLength + 1);
         try
         {
-            return TryCopyImageData(data, channels, compressed, out var compressedLength)
-                && Inflate(compressed, compressedLength, raw, (int)rawLength)
-                && Unfilter(raw, header.Width, header.Height, channels, rows);
+            if (TryCopyImageData(data, channels, compressed, out var compressedLength) && Inflate(compressed, compressedLength, inflated, (int)rawLength))
+            {
+                (raw, inflated) = (inflated, null);
+                return true;
+            }
+
+            return false;
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(raw);
+            if (inflated is not null)
+            {
+                ArrayPool<byte>.Shared.Return(inflated);
+            }
+
             ArrayPool<byte>.Shared.Return(compressed);
         }
     }

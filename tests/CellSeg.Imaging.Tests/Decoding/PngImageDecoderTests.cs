@@ -88,6 +88,28 @@ public sealed class PngImageDecoderTests
         Assert.Null(PngImageDecoder.TryDecode(png, ImageHeaderReader.Read(png)));
     }
 
+    [Theory]
+    [InlineData("16-bit grey")]
+    [InlineData("IDAT without zlib stream")]
+    public void FileLeftToSkiaCostsNoDecodedImage(string kind)
+    {
+        // 2,000 × 2,000: the float RGB image would take 48 MB, the inflated rows of the second file 4 MB.
+        const int side = 2000;
+        var png = kind == "16-bit grey"
+            ? Png(side, side, 0, 2, new byte[64], _ => 0, bitDepth: 16)
+            : Damage(Png(side, side, 0, 1, new byte[64], _ => 0), "IDAT", checksumOnly: false);
+        var header = ImageHeaderReader.Read(png);
+        var (levels, tensor) = (new float[3 * 256], new float[3 * side * side]);
+
+        // The first calls of this size: an image rented from the pool would be allocated here.
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Null(PngImageDecoder.TryDecode(png, header));
+        Assert.False(PngImageDecoder.TryDecodePlanar(png, header, levels, tensor));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.True(allocated < 8L << 20, $"Leaving the file to Skia allocated {allocated:N0} bytes.");
+    }
+
     [Fact]
     public void ImageDecoderAnswersAWrongChecksumAsBeforeThroughSkia()
     {
