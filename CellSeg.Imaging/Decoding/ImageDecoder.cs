@@ -13,14 +13,17 @@ public static class ImageDecoder
     public static DecodedImage Decode(ReadOnlySpan<byte> data, ImageDecodeOptions? options = null)
     {
         options ??= ImageDecodeOptions.Default;
-        var header = ReadHeader(data, options);
-        return header.Format switch
+        return Decode(data, ReadHeader(data, options), options);
+    }
+
+    /// <summary>Decodes the image whose header <see cref="ReadHeader"/> read and checked.</summary>
+    internal static DecodedImage Decode(ReadOnlySpan<byte> data, ImageInfo header, ImageDecodeOptions options) =>
+        header.Format switch
         {
             ImageFormat.Tiff => TiffImageDecoder.Decode(data, header, options),
             ImageFormat.Png => PngImageDecoder.TryDecode(data, header) ?? SkiaImageDecoder.Decode(data, header, options),
             _ => SkiaImageDecoder.Decode(data, header, options),
         };
-    }
 
     /// <summary>The header, checked against the limits before any pixel memory is allocated.</summary>
     /// <exception cref="ImageDecodeException">For every kind of bad input the header shows.</exception>

@@ -31,6 +31,7 @@ public static class InputTensorWriter
         CheckTensor(width, height, mean, std, destination, scale, offset);
 
         var header = ImageDecoder.ReadHeader(encoded, options);
+        DecodedImage image;
         if (header.Format == ImageFormat.Png && header.Width == width && header.Height == height)
         {
             Span<float> levels = stackalloc float[3 * 256];
@@ -47,11 +48,20 @@ public static class InputTensorWriter
             {
                 return (width, height);
             }
+
+            // Where the managed path just gave up, the decoder would go to Skia too: not inflating it a second time.
+            image = SkiaImageDecoder.Decode(encoded, header, options);
+        }
+        else
+        {
+            image = ImageDecoder.Decode(encoded, header, options);
         }
 
-        using var image = ImageDecoder.Decode(encoded, options);
-        WriteChw(image, width, height, mean, std, destination);
-        return (image.Width, image.Height);
+        using (image)
+        {
+            WriteChw(image, width, height, mean, std, destination);
+            return (image.Width, image.Height);
+        }
     }
 
     /// <summary>

@@ -14,11 +14,7 @@ public static class HttpLoad
     public static async Task<LoadResult> RunAsync(
         Uri baseAddress, string path, IReadOnlyList<byte[]> images, int clients, TimeSpan warmUp, TimeSpan duration, CancellationToken cancellationToken)
     {
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients + 4 })
-        {
-            BaseAddress = baseAddress,
-            Timeout = TimeSpan.FromMinutes(2),
-        };
+        using var http = CreateClient(baseAddress, clients);
 
         await WarmUpAsync(http, path, images, clients, warmUp, cancellationToken);
 
@@ -56,11 +52,7 @@ public static class HttpLoad
     public static async Task<LoadResult> RunOneClientTakingTurnsAsync(
         Uri baseAddress, string path, IReadOnlyList<byte[]> images, TimeSpan warmUp, TimeSpan duration, TimeSpan block, Action between, CancellationToken cancellationToken)
     {
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 4 })
-        {
-            BaseAddress = baseAddress,
-            Timeout = TimeSpan.FromMinutes(2),
-        };
+        using var http = CreateClient(baseAddress, clients: 1);
 
         await WarmUpAsync(http, path, images, 1, warmUp, cancellationToken);
 
@@ -99,13 +91,16 @@ public static class HttpLoad
     /// </summary>
     public static async Task WarmUpAsync(Uri baseAddress, string path, IReadOnlyList<byte[]> images, int clients, TimeSpan duration, CancellationToken cancellationToken)
     {
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = clients + 4 })
+        using var http = CreateClient(baseAddress, clients);
+        await WarmUpAsync(http, path, images, clients, duration, cancellationToken);
+    }
+
+    private static HttpClient CreateClient(Uri baseAddress, int clients) =>
+        new(new SocketsHttpHandler { MaxConnectionsPerServer = clients + 4 })
         {
             BaseAddress = baseAddress,
             Timeout = TimeSpan.FromMinutes(2),
         };
-        await WarmUpAsync(http, path, images, clients, duration, cancellationToken);
-    }
 
     private static async Task WarmUpAsync(HttpClient http, string path, IReadOnlyList<byte[]> images, int clients, TimeSpan duration, CancellationToken cancellationToken)
     {

@@ -14,14 +14,14 @@ public static class FreePort
 {
     private const int Lowest = 10_000;
     private static readonly HashSet<int> Given = [];
+    private static readonly int EphemeralStart = EphemeralRangeStart();
 
     /// <summary>A loopback port nobody listens on right now, outside the ephemeral range, not given before here.</summary>
     public static int Next()
     {
-        var ephemeralStart = EphemeralRangeStart();
-        for (var attempt = 0; ephemeralStart > Lowest && attempt < 200; attempt++)
+        for (var attempt = 0; EphemeralStart > Lowest && attempt < 200; attempt++)
         {
-            var port = Random.Shared.Next(Lowest, ephemeralStart);
+            var port = Random.Shared.Next(Lowest, EphemeralStart);
             lock (Given)
             {
                 if (!Given.Contains(port) && IsFree(port))
