@@ -23,7 +23,25 @@ public static class InputTensorWriter
     /// <returns>The size of the image as decoded, which the model's output is scaled back to.</returns>
     /// <exception cref="ImageDecodeException">For every kind of bad input, as <see cref="ImageDecoder.Decode"/>.</exception>
     public static (int Width, int Height) DecodeChw(
-        ReadOnlySpan<byte> encoded, ImageDecodeOptions? options, int width, int height, ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Span<float> destination)
+        ReadOnlySpan<byte> encoded, ImageDecodeOptions? options, int width, int height, ReadOnlySpan<float> mean, ReadOnlySpan<float> std, Span<float> destination) =>
+        DecodeChw(encoded, options, width, height, mean, std, destination, pipelinedDestination: null);
+
+    /// <summary>
+    /// <see cref="DecodeChw(ReadOnlySpan{byte}, ImageDecodeOptions?, int, int, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>,
+    /// with the choice to decode a model-sized 8-bit PNG on two cores: this thread inflates while a pool thread restores
+    /// and writes the rows already inflated. Worth it only where a core would otherwise wait, as for a lone request.
+    /// </summary>
+    /// <param name="pipelined">Whether to use a second core for a model-sized PNG; the tensor is the same either way.</param>
+    public static (int Width, int Height) DecodeChw(
+        ReadOnlySpan<byte> encoded, ImageDecodeOptions? options, int width, int height, ReadOnlySpan<float> mean, ReadOnlySpan<float> std, float[] destination, bool pipelined)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        return DecodeChw(encoded, options, width, height, mean, std, destination, pipelined ? destination : null);
+    }
+
+    private static (int Width, int Height) DecodeChw(
+        ReadOnlySpan<byte> encoded, ImageDecodeOptions? options, int width, int height, ReadOnlySpan<float> mean, ReadOnlySpan<float> std,
+        Span<float> destination, float[]? pipelinedDestination)
     {
         options ??= ImageDecodeOptions.Default;
         Span<float> scale = stackalloc float[3];
@@ -34,19 +52,29 @@ public static class InputTensorWriter
         DecodedImage image;
         if (header.Format == ImageFormat.Png && header.Width == width && header.Height == height)
         {
-            Span<float> levels = stackalloc float[3 * 256];
-            for (var c = 0; c < 3; c++)
+            // An array: a pipelined decode reads it on another thread.
+            var levels = ArrayPool<float>.Shared.Rent(3 * 256);
+            try
             {
-                for (var value = 0; value < 256; value++)
+                for (var c = 0; c < 3; c++)
                 {
-                    // The arithmetic of the decoded path: the sample on the unit scale, then scale and offset.
-                    levels[(c * 256) + value] = (PngImageDecoder.ToUnit(value) * scale[c]) + offset[c];
+                    for (var value = 0; value < 256; value++)
+                    {
+                        // The arithmetic of the decoded path: the sample on the unit scale, then scale and offset.
+                        levels[(c * 256) + value] = (PngImageDecoder.ToUnit(value) * scale[c]) + offset[c];
+                    }
+                }
+
+                if (pipelinedDestination is not null
+                    ? PngImageDecoder.TryDecodePlanarPipelined(encoded, header, levels, pipelinedDestination)
+                    : PngImageDecoder.TryDecodePlanar(encoded, header, levels.AsSpan(0, 3 * 256), destination[..(3 * width * height)]))
+                {
+                    return (width, height);
                 }
             }
-
-            if (PngImageDecoder.TryDecodePlanar(encoded, header, levels, destination[..(3 * width * height)]))
+            finally
             {
-                return (width, height);
+                ArrayPool<float>.Shared.Return(levels);
             }
 
             // Where the managed path just gave up, the decoder would go to Skia too: not inflating it a second time.

@@ -74,6 +74,21 @@ public sealed partial class ModelBatcher : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Whether nothing is queued or running for the model now: a request arriving now would run alone, so its own work
+    /// around the network may use the cores the network is not using.
+    /// </summary>
+    public bool IsIdle
+    {
+        get
+        {
+            lock (_running)
+            {
+                return _runningBatches == 0 && QueueDepth == 0;
+            }
+        }
+    }
+
     /// <summary>The most images a caller may send at once: a worker's batch.</summary>
     public int MaxBatch => _maxBatch;
 

@@ -10,9 +10,9 @@ using Microsoft.Extensions.Options;
 namespace CellSeg.Inference.Segmentation;
 
 /// <summary>
-/// One image through a model: decode, resize and normalise on the caller's thread, run the network in the
-/// model's dynamic batch (or at once on the caller's thread where the model is idle), extract the objects on the
-/// caller's thread again.
+/// One image through a model: decode, resize and normalise on the caller's thread (with a second core where the
+/// model is idle), run the network in the model's dynamic batch (or at once on the caller's thread where the model is
+/// idle), extract the objects on the caller's thread again.
 /// </summary>
 public sealed class SegmentationPipeline(
     ModelRegistry registry,
@@ -44,7 +44,8 @@ public sealed class SegmentationPipeline(
         int width, height;
         try
         {
-            (width, height) = DecodeInput(image.Span, descriptor, input);
+            // A request that finds the model idle decodes on two cores: nothing else would use the second one.
+            (width, height) = DecodeInput(image.Span, descriptor, input, pipelined: Environment.ProcessorCount > 1 && entry.Batcher!.IsIdle);
         }
         catch
         {
@@ -111,7 +112,7 @@ public sealed class SegmentationPipeline(
 
     /// <summary>Decodes the image into the model's input tensor.</summary>
     /// <returns>The image's own size.</returns>
-    private (int Width, int Height) DecodeInput(ReadOnlySpan<byte> bytes, ModelDescriptor descriptor, float[] input)
+    private (int Width, int Height) DecodeInput(ReadOnlySpan<byte> bytes, ModelDescriptor descriptor, float[] input, bool pipelined)
     {
         var settings = options.Value;
         try
@@ -123,7 +124,8 @@ public sealed class SegmentationPipeline(
                 descriptor.InputHeight,
                 descriptor.Mean,
                 descriptor.Std,
-                input);
+                input,
+                pipelined);
         }
         catch (ImageDecodeException ex)
         {

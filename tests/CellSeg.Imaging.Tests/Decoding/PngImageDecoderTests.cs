@@ -155,6 +155,9 @@ public sealed class PngImageDecoderTests
 
             Assert.Equal((header.Width, header.Height), size);
             Assert.Equal(ThroughDecodedImage(png, width, height), direct);
+            var (pipelined, pipelinedSize) = DecodeChwPipelined(png, width, height);
+            Assert.Equal(size, pipelinedSize);
+            Assert.Equal(direct, pipelined);
         }
     }
 
@@ -173,6 +176,54 @@ public sealed class PngImageDecoderTests
         Assert.Equal(ImageDecodeError.TooLarge, tooLarge.Error);
     }
 
+    [Theory]
+    [InlineData(0, 1, 400, 330)]
+    [InlineData(2, 3, 256, 192)]
+    [InlineData(4, 2, 300, 240)]
+    [InlineData(6, 4, 200, 170)]
+    public void PipelinedDecodeWritesTheSameTensorAsTheSequentialOne(byte colourType, int channels, int width, int height)
+    {
+        var pixels = VaryingPixels(width, height, channels);
+        var png = Png(width, height, colourType, channels, pixels, row => (byte)(row % 5), idatSize: 1000);
+        // Large enough to be inflated on one thread and written on another.
+        Assert.True(((width * channels) + 1) * height >= PngImageDecoder.PipelinedMinimumBytes);
+
+        var (sequential, _) = DecodeChw(png, width, height);
+        var (pipelined, size) = DecodeChwPipelined(png, width, height);
+
+        Assert.Equal((width, height), size);
+        Assert.Equal(sequential, pipelined);
+    }
+
+    public static TheoryData<string> ImageDataThePipelinedWriterCannotFinish() =>
+        ["zlib stream damaged halfway", "filter type 5 in the last row", "image data one row short", "image data one row long"];
+
+    [Theory]
+    [MemberData(nameof(ImageDataThePipelinedWriterCannotFinish))]
+    public void PipelinedDecodeLeavesBrokenImageDataToSkiaAsTheSequentialOneDoes(string kind)
+    {
+        const int width = 256, height = 192;
+        var pixels = VaryingPixels(width, height, 3);
+        var png = kind switch
+        {
+            "zlib stream damaged halfway" => DamageMiddle(Png(width, height, 2, 3, pixels, row => (byte)(row % 5))),
+            "filter type 5 in the last row" => Png(width, height, 2, 3, pixels, row => row == height - 1 ? (byte)5 : (byte)(row % 5)),
+            "image data one row short" => Png(width, height, 2, 3, pixels, _ => 1, rowsWritten: height - 1),
+            "image data one row long" => Png(width, height, 2, 3, [.. pixels, .. new byte[width * 3]], _ => 1, rowsWritten: height + 1),
+            _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+        };
+        var header = ImageHeaderReader.Read(png);
+        var (levels, tensor) = (new float[3 * 256], new float[3 * width * height]);
+
+        Assert.False(PngImageDecoder.TryDecodePlanar(png, header, levels, tensor));
+        Assert.False(PngImageDecoder.TryDecodePlanarPipelined(png, header, levels, tensor));
+        // Through the tensor writer both go on to Skia, and get its answer.
+        var sequential = Record.Exception(() => DecodeChw(png, width, height));
+        var pipelined = Record.Exception(() => DecodeChwPipelined(png, width, height));
+        Assert.Equal(sequential?.GetType(), pipelined?.GetType());
+        Assert.Equal((sequential as ImageDecodeException)?.Error, (pipelined as ImageDecodeException)?.Error);
+    }
+
     /// <summary>Samples that vary in both directions, so that every filter's predictor matters.</summary>
     private static byte[] VaryingPixels(int width, int height, int channels)
     {
@@ -189,6 +240,13 @@ public sealed class PngImageDecoderTests
     {
         var tensor = new float[3 * width * height];
         var size = InputTensorWriter.DecodeChw(png, null, width, height, InputTensorWriter.ImageNetMean, InputTensorWriter.ImageNetStd, tensor);
+        return (tensor, size);
+    }
+
+    private static (float[] Tensor, (int Width, int Height) Size) DecodeChwPipelined(byte[] png, int width, int height)
+    {
+        var tensor = new float[3 * width * height];
+        var size = InputTensorWriter.DecodeChw(png, null, width, height, InputTensorWriter.ImageNetMean, InputTensorWriter.ImageNetStd, tensor, pipelined: true);
         return (tensor, size);
     }
 
@@ -298,6 +356,17 @@ public sealed class PngImageDecoderTests
     }
 
     /// <summary>Flips the chunk's checksum, or replaces its data with bytes that are no zlib stream (checksum kept right).</summary>
+    /// <summary>The middle of the image data overwritten, its checksum made right: the zlib stream breaks off there.</summary>
+    private static byte[] DamageMiddle(byte[] png)
+    {
+        var damaged = (byte[])png.Clone();
+        var position = FindChunk(damaged, "IDAT");
+        var length = BinaryPrimitives.ReadInt32BigEndian(damaged.AsSpan(position));
+        damaged.AsSpan(position + 8 + (length / 2), 64).Fill(0xFF);
+        BinaryPrimitives.WriteUInt32BigEndian(damaged.AsSpan(position + 8 + length), Crc32.HashToUInt32(damaged.AsSpan(position + 4, 4 + length)));
+        return damaged;
+    }
+
     private static byte[] Damage(byte[] png, string type, bool checksumOnly)
     {
         var damaged = (byte[])png.Clone();
