@@ -53,7 +53,7 @@ public static class SegmentationApi
             e.Batcher?.QueueDepth ?? 0,
             e.Batcher?.ImagesServed ?? 0)).ToArray());
 
-    public static async Task<Results<Ok<SegmentResponse>, ProblemHttpResult>> SegmentAsync(
+    public static async Task<Results<WholeJson<SegmentResponse>, ProblemHttpResult>> SegmentAsync(
         HttpRequest request,
         SegmentationPipeline pipeline,
         IOptions<InferenceOptions> options,
@@ -68,7 +68,7 @@ public static class SegmentationApi
         {
             image = await ReadImageAsync(request, options.Value.MaxImageBytes, cancellationToken);
             var parameters = new SegmentParameters(model ?? options.Value.Models[0], threshold, detectHoles, priority);
-            return TypedResults.Ok(await pipeline.SegmentAsync(image.Data, parameters, cancellationToken));
+            return new WholeJson<SegmentResponse>(await pipeline.SegmentAsync(image.Data, parameters, cancellationToken));
         }
         catch (SegmentationFailedException failure)
         {
@@ -81,7 +81,7 @@ public static class SegmentationApi
         }
     }
 
-    public static async Task<Results<Ok<BatchItem[]>, ProblemHttpResult>> SegmentBatchAsync(
+    public static async Task<Results<WholeJson<BatchItem[]>, ProblemHttpResult>> SegmentBatchAsync(
         HttpRequest request,
         SegmentationPipeline pipeline,
         IOptions<InferenceOptions> options,
@@ -130,7 +130,7 @@ public static class SegmentationApi
                 bytes?.Dispose();
             }
         }));
-        return TypedResults.Ok(items);
+        return new WholeJson<BatchItem[]>(items);
     }
 
     private static async Task<EncodedImageBuffer> ReadImageAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
