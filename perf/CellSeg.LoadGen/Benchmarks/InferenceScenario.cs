@@ -7,8 +7,8 @@ namespace CellSeg.LoadGen.Benchmarks;
 /// <summary>
 /// <c>inference</c>: in one run on one machine, (a) the model's raw ONNX Runtime throughput over a grid of batch
 /// sizes × executors × intra-op threads, (b) the service in "seed mode" (batch 1 behind one executor: the old hub's
-/// per-model lock) and (c) the service with its dynamic batcher configured from the best raw point, both driven by
-/// concurrent HTTP clients.
+/// per-model lock) and (c) the service with its dynamic batcher configured from the best raw point (see
+/// <see cref="ServicePoint"/>), both driven by concurrent HTTP clients.
 /// </summary>
 public static class InferenceScenario
 {
@@ -32,6 +32,12 @@ public static class InferenceScenario
 
         var best = grid.MaxBy(p => p.ImagesPerSecond)!;
         Console.WriteLine(string.Create(c, $"    best: {best.Config} = {best.ImagesPerSecond:F1} img/s"));
+        var servicePoint = ServicePoint(grid, cores);
+        if (servicePoint != best)
+        {
+            Console.WriteLine(string.Create(c,
+                $"    the service runs {servicePoint.Config} = {servicePoint.ImagesPerSecond:F1} img/s: the best is the seed mode's own configuration, and this one is within {RawNoise:P0} of it"));
+        }
 
         // One batch-1 call on every core, the service's one-client latency to compare with: timed in turns with the
         // service's one-client point, a second each, so that both see the same moments of the machine. Timed on its
@@ -57,7 +63,7 @@ public static class InferenceScenario
         else
         {
             var seedSettings = ServiceSettings(options.Model, maxBatch: 1, executors: 1, intraOp: cores);
-            var serviceSettings = ServiceSettings(options.Model, maxBatch: best.Config.Batch, executors: best.Config.Executors, intraOp: best.Config.IntraOpThreads);
+            var serviceSettings = ServiceSettings(options.Model, maxBatch: servicePoint.Config.Batch, executors: servicePoint.Config.Executors, intraOp: servicePoint.Config.IntraOpThreads);
             foreach (var (mode, settings) in new[] { ("seed", seedSettings), ("service", serviceSettings) })
             {
                 Console.WriteLine($"({(mode == "seed" ? "b" : "c")}) {mode} mode: {string.Join(' ', settings.Select(s => $"{s.Key}={s.Value}"))}");
@@ -109,6 +115,7 @@ public static class InferenceScenario
             ["clients"] = last,
             ["raw_img_s"] = Math.Round(best.ImagesPerSecond, 2),
             ["raw_config"] = best.Config.ToString(),
+            ["service_config"] = servicePoint.Config.ToString(),
             ["raw_single_call_ms"] = Math.Round(singleMs, 2),
             ["raw_single_call_p95_ms"] = Math.Round(singleP95Ms, 2),
             ["seed_mode_img_s"] = seed is null ? null : Math.Round(seed.ImagesPerSecond, 2),
@@ -160,6 +167,29 @@ public static class InferenceScenario
             Thread.Sleep(pause);
         }, cancellationToken);
     }
+
+    /// <summary>How far apart two points of the raw grid can be by chance: a 1.5 s point moves about that much from run to run.</summary>
+    public const double RawNoise = 0.03;
+
+    /// <summary>
+    /// The raw point whose configuration the service runs: the grid's best, unless that is the seed mode's own (batch 1,
+    /// one executor on every core), which would measure the old hub twice and leave "service ≥ seed mode" to chance.
+    /// Then the best point that batches or runs several executors, where it is within <see cref="RawNoise"/> of the best.
+    /// </summary>
+    public static RawMeasurement ServicePoint(IReadOnlyList<RawMeasurement> grid, int cores)
+    {
+        ArgumentNullException.ThrowIfNull(grid);
+        var best = grid.MaxBy(p => p.ImagesPerSecond) ?? throw new ArgumentException("The grid is empty.", nameof(grid));
+        if (!IsSeedMode(best.Config, cores))
+        {
+            return best;
+        }
+
+        var alternative = grid.Where(p => !IsSeedMode(p.Config, cores)).MaxBy(p => p.ImagesPerSecond);
+        return alternative is not null && alternative.ImagesPerSecond >= (1 - RawNoise) * best.ImagesPerSecond ? alternative : best;
+    }
+
+    private static bool IsSeedMode(RawConfig config, int cores) => config.Batch == 1 && config.Executors == 1 && config.IntraOpThreads == cores;
 
     private static Dictionary<string, string> ServiceSettings(string model, int maxBatch, int executors, int intraOp) => new()
     {
