@@ -11,7 +11,8 @@ namespace CellSeg.Inference.Apis;
 /// <see cref="TypedResults.Ok{TValue}(TValue)"/> would write), then written in one piece with its Content-Length.
 /// <see cref="TypedResults.Ok{TValue}(TValue)"/> streams it in chunks, and the chunked body's terminator follows the
 /// body: for a lone hrnet request this took 0.04-0.08 ms off the p50 and 0.1 ms off the p95 (docs/benchmarks.md).
-/// The answers here are a few kilobytes to a few hundred: polygons and metrics, not images.
+/// The answers here are polygons and metrics, not images: one array of their size per answer, a few kilobytes for an
+/// image of a few dozen cells.
 /// </summary>
 public sealed class WholeJson<TValue>(TValue value) : IResult, IStatusCodeHttpResult, IValueHttpResult, IValueHttpResult<TValue>, IContentTypeHttpResult, IEndpointMetadataProvider
 {

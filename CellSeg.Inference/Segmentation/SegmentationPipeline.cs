@@ -44,7 +44,7 @@ public sealed class SegmentationPipeline(
         int width, height;
         try
         {
-            // A request that finds the model idle decodes on two cores: nothing else would use the second one.
+            // A request that finds its model idle decodes on two cores: the network is not using the second one.
             (width, height) = DecodeInput(image.Span, descriptor, input, pipelined: Environment.ProcessorCount > 1 && entry.Batcher!.IsIdle);
         }
         catch
