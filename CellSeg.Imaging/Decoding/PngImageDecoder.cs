@@ -102,14 +102,7 @@ internal static class PngImageDecoder
             throw new ArgumentException("Three levels tables of 256 and three planes of the image's size are needed.");
         }
 
-        if (!TryReadHeader(data, header, out var channels))
-        {
-            return false;
-        }
-
-        var rowLength = header.Width * channels;
-        var rawLength = ((long)rowLength + 1) * header.Height;
-        if (rawLength >= Array.MaxLength)
+        if (!TryReadLayout(data, header, out var channels, out var rawLength))
         {
             return false;
         }
@@ -120,7 +113,7 @@ internal static class PngImageDecoder
         }
 
         var compressed = ArrayPool<byte>.Shared.Rent(data.Length);
-        var raw = ArrayPool<byte>.Shared.Rent((int)rawLength + 1);
+        var raw = ArrayPool<byte>.Shared.Rent(rawLength + 1);
         Task<bool>? writer = null;
         try
         {
@@ -139,7 +132,7 @@ internal static class PngImageDecoder
             var inflated = false;
             try
             {
-                inflated = Inflate(compressed, compressedLength, raw, (int)rawLength, progress);
+                inflated = Inflate(compressed, compressedLength, raw, rawLength, progress);
             }
             finally
             {
@@ -240,24 +233,17 @@ internal static class PngImageDecoder
     private static bool TryInflate(ReadOnlySpan<byte> data, ImageInfo header, [NotNullWhen(true)] out byte[]? raw, out int channels)
     {
         raw = null;
-        if (!TryReadHeader(data, header, out channels))
-        {
-            return false;
-        }
-
-        var rowLength = (long)header.Width * channels;
-        var rawLength = (rowLength + 1) * header.Height;
-        if (rawLength >= Array.MaxLength)
+        if (!TryReadLayout(data, header, out channels, out var rawLength))
         {
             return false;
         }
 
         // The image data cannot be longer than the file.
         var compressed = ArrayPool<byte>.Shared.Rent(data.Length);
-        var inflated = ArrayPool<byte>.Shared.Rent((int)rawLength + 1);
+        var inflated = ArrayPool<byte>.Shared.Rent(rawLength + 1);
         try
         {
-            if (TryCopyImageData(data, channels, compressed, out var compressedLength) && Inflate(compressed, compressedLength, inflated, (int)rawLength))
+            if (TryCopyImageData(data, channels, compressed, out var compressedLength) && Inflate(compressed, compressedLength, inflated, rawLength))
             {
                 (raw, inflated) = (inflated, null);
                 return true;
@@ -274,6 +260,26 @@ internal static class PngImageDecoder
 
             ArrayPool<byte>.Shared.Return(compressed);
         }
+    }
+
+    /// <summary>The header's channels, and the length of the filtered rows (a filter byte, then the samples, per row).</summary>
+    /// <returns>Whether this path reads the file, and its rows fit in an array.</returns>
+    private static bool TryReadLayout(ReadOnlySpan<byte> data, ImageInfo header, out int channels, out int rawLength)
+    {
+        rawLength = 0;
+        if (!TryReadHeader(data, header, out channels))
+        {
+            return false;
+        }
+
+        var length = (((long)header.Width * channels) + 1) * header.Height;
+        if (length >= Array.MaxLength)
+        {
+            return false;
+        }
+
+        rawLength = (int)length;
+        return true;
     }
 
     private static bool TryReadHeader(ReadOnlySpan<byte> data, ImageInfo header, out int channels)

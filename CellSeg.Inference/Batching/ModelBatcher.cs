@@ -84,10 +84,13 @@ public sealed partial class ModelBatcher : IAsyncDisposable
         {
             lock (_running)
             {
-                return _runningBatches == 0 && QueueDepth == 0;
+                return NothingQueuedOrRunning;
             }
         }
     }
+
+    /// <summary><see cref="IsIdle"/>, for a caller that holds the lock on <c>_running</c>.</summary>
+    private bool NothingQueuedOrRunning => _runningBatches == 0 && QueueDepth == 0;
 
     /// <summary>The most images a caller may send at once: a worker's batch.</summary>
     public int MaxBatch => _maxBatch;
@@ -149,7 +152,8 @@ public sealed partial class ModelBatcher : IAsyncDisposable
 
         lock (_running)
         {
-            if (_aloneRunning || _runningBatches > 0 || QueueDepth > 0)
+            // A lone run counts among the running batches.
+            if (!NothingQueuedOrRunning)
             {
                 return null;
             }
@@ -268,7 +272,7 @@ public sealed partial class ModelBatcher : IAsyncDisposable
                 Monitor.Wait(_running);
             }
 
-            var alone = batchSize == 1 && _model.HasLatencySession && _runningBatches == 0 && QueueDepth == 0;
+            var alone = batchSize == 1 && _model.HasLatencySession && NothingQueuedOrRunning;
             _aloneRunning = alone;
             _runningBatches++;
             return alone;

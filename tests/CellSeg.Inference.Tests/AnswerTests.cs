@@ -1,15 +1,12 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using CellSeg.LoadGen.Topology;
 
 namespace CellSeg.Inference.Tests;
 
 /// <summary>How the segmentation endpoints write their answers.</summary>
 public sealed class AnswerTests
 {
-    private static readonly byte[] s_spheroid = File.ReadAllBytes(Path.Combine(RepositoryLayout.Root, "tests", "assets", "single-spheroid.png"));
-
     [Fact]
     public async Task ASegmentationIsAnsweredInOnePieceWithItsLengthAndTheAppsJson()
     {
@@ -17,7 +14,7 @@ public sealed class AnswerTests
         await using var factory = new InferenceFactory();
         var client = await factory.CreateReadyClientAsync(ct);
 
-        using var content = new ByteArrayContent(s_spheroid);
+        using var content = new ByteArrayContent(TestImages.SingleSpheroid);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/segment?model=hrnet") { Content = content };
         // The length as the service sent it, before the body is read and buffered here.
@@ -46,7 +43,7 @@ public sealed class AnswerTests
         using var form = new MultipartFormDataContent();
         foreach (var name in new[] { "a.png", "b.png" })
         {
-            var file = new ByteArrayContent(s_spheroid);
+            var file = new ByteArrayContent(TestImages.SingleSpheroid);
             file.Headers.ContentType = new MediaTypeHeaderValue("image/png");
             form.Add(file, "images", name);
         }

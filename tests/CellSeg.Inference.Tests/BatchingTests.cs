@@ -4,14 +4,11 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using CellSeg.LoadGen.Topology;
 
 namespace CellSeg.Inference.Tests;
 
 public sealed class BatchingTests
 {
-    private static readonly byte[] s_spheroid = File.ReadAllBytes(Path.Combine(RepositoryLayout.Root, "tests", "assets", "single-spheroid.png"));
-
     [Fact]
     public async Task ConcurrentRequestsShareBatchesAndEachGetsItsOwnObjects()
     {
@@ -244,7 +241,7 @@ public sealed class BatchingTests
         using var client = await factory.CreateReadyClientAsync(ct);
 
         var models = await client.GetFromJsonAsync<JsonElement>("/v1/models", ct);
-        using var content = new ByteArrayContent(s_spheroid);
+        using var content = new ByteArrayContent(TestImages.SingleSpheroid);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         using var response = await client.PostAsync("/v1/segment?model=noop", content, ct);
         var body = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
@@ -264,7 +261,7 @@ public sealed class BatchingTests
 
     private static async Task<(HttpStatusCode Status, JsonElement Body)> SegmentAsync(HttpClient client, CancellationToken ct)
     {
-        using var content = new ByteArrayContent(s_spheroid);
+        using var content = new ByteArrayContent(TestImages.SingleSpheroid);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         using var response = await client.PostAsync("/v1/segment?model=hrnet", content, ct);
         return (response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>(ct));

@@ -27,12 +27,7 @@ public static class HttpLoad
             var next = client;
             while (clock.Elapsed < duration)
             {
-                var started = Stopwatch.GetTimestamp();
-                if (await SendAsync(http, path, images[next++ % images.Count], cancellationToken))
-                {
-                    mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                }
-                else
+                if (!await SendTimedAsync(http, path, images[next++ % images.Count], mine, cancellationToken))
                 {
                     Interlocked.Increment(ref failures);
                 }
@@ -40,8 +35,7 @@ public static class HttpLoad
         }));
         var seconds = clock.Elapsed.TotalSeconds;
 
-        var all = latencies.SelectMany(l => l).ToArray();
-        return new LoadResult(clients, all.Length, failures, seconds, Statistics.Percentile(all, 0.50), Statistics.Percentile(all, 0.95), Statistics.Percentile(all, 0.99));
+        return Result(clients, [.. latencies.SelectMany(l => l)], failures, seconds);
     }
 
     /// <summary>
@@ -66,12 +60,7 @@ public static class HttpLoad
             measuring.Start();
             while (measuring.Elapsed < end)
             {
-                var started = Stopwatch.GetTimestamp();
-                if (await SendAsync(http, path, images[next++ % images.Count], cancellationToken))
-                {
-                    latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                }
-                else
+                if (!await SendTimedAsync(http, path, images[next++ % images.Count], latencies, cancellationToken))
                 {
                     failures++;
                 }
@@ -81,8 +70,24 @@ public static class HttpLoad
             between();
         }
 
-        return new LoadResult(1, latencies.Count, failures, measuring.Elapsed.TotalSeconds,
+        return Result(1, latencies, failures, measuring.Elapsed.TotalSeconds);
+    }
+
+    private static LoadResult Result(int clients, List<double> latencies, long failures, double seconds) =>
+        new(clients, latencies.Count, failures, seconds,
             Statistics.Percentile(latencies, 0.50), Statistics.Percentile(latencies, 0.95), Statistics.Percentile(latencies, 0.99));
+
+    /// <summary>Sends one image; where it succeeds, adds its milliseconds to <paramref name="latencies"/>.</summary>
+    private static async Task<bool> SendTimedAsync(HttpClient http, string path, byte[] image, List<double> latencies, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        if (!await SendAsync(http, path, image, cancellationToken))
+        {
+            return false;
+        }
+
+        latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        return true;
     }
 
     /// <summary>
