@@ -355,31 +355,32 @@ public sealed class PngImageDecoderTests
         throw new InvalidOperationException($"No {type} chunk.");
     }
 
-    /// <summary>Flips the chunk's checksum, or replaces its data with bytes that are no zlib stream (checksum kept right).</summary>
     /// <summary>The middle of the image data overwritten, its checksum made right: the zlib stream breaks off there.</summary>
-    private static byte[] DamageMiddle(byte[] png)
-    {
-        var damaged = (byte[])png.Clone();
-        var position = FindChunk(damaged, "IDAT");
-        var length = BinaryPrimitives.ReadInt32BigEndian(damaged.AsSpan(position));
-        damaged.AsSpan(position + 8 + (length / 2), 64).Fill(0xFF);
-        BinaryPrimitives.WriteUInt32BigEndian(damaged.AsSpan(position + 8 + length), Crc32.HashToUInt32(damaged.AsSpan(position + 4, 4 + length)));
-        return damaged;
-    }
+    private static byte[] DamageMiddle(byte[] png) => Rewrite(png, "IDAT", data => data.Slice(data.Length / 2, 64).Fill(0xFF));
 
+    /// <summary>Flips the chunk's checksum, or replaces its data with bytes that are no zlib stream (checksum kept right).</summary>
     private static byte[] Damage(byte[] png, string type, bool checksumOnly)
     {
+        if (!checksumOnly)
+        {
+            return Rewrite(png, type, data => data.Fill(0x55));
+        }
+
         var damaged = (byte[])png.Clone();
         var position = FindChunk(damaged, type);
         var length = BinaryPrimitives.ReadInt32BigEndian(damaged.AsSpan(position));
-        if (!checksumOnly)
-        {
-            damaged.AsSpan(position + 8, length).Fill(0x55);
-            BinaryPrimitives.WriteUInt32BigEndian(damaged.AsSpan(position + 8 + length), Crc32.HashToUInt32(damaged.AsSpan(position + 4, 4 + length)));
-            return damaged;
-        }
-
         damaged[position + 8 + length] ^= 0xFF;
         return damaged;
+    }
+
+    /// <summary>A copy with the chunk's data changed by <paramref name="change"/> and its checksum made right again.</summary>
+    private static byte[] Rewrite(byte[] png, string type, Action<Span<byte>> change)
+    {
+        var rewritten = (byte[])png.Clone();
+        var position = FindChunk(rewritten, type);
+        var length = BinaryPrimitives.ReadInt32BigEndian(rewritten.AsSpan(position));
+        change(rewritten.AsSpan(position + 8, length));
+        BinaryPrimitives.WriteUInt32BigEndian(rewritten.AsSpan(position + 8 + length), Crc32.HashToUInt32(rewritten.AsSpan(position + 4, 4 + length)));
+        return rewritten;
     }
 }
