@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using CellSeg.Inference.Models;
 
 namespace CellSeg.Inference;
 
@@ -36,6 +37,12 @@ public sealed class InferenceOptions
     /// all cores instead of running on one core.
     /// </summary>
     public bool LatencySession { get; set; } = true;
+
+    /// <summary>
+    /// Pin the latency session's threads (<see cref="LoneRunPinning"/>): on Linux, where this process may run on
+    /// exactly as many CPUs as it counts; ignored elsewhere.
+    /// </summary>
+    public bool PinLoneRuns { get; set; } = true;
 
     [Range(1, long.MaxValue)]
     public long MaxImageBytes { get; set; } = 50L * 1024 * 1024;

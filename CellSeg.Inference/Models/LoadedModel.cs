@@ -10,14 +10,17 @@ public sealed class LoadedModel : IDisposable
 {
     private readonly InferenceSession? _session;
     private readonly InferenceSession? _latencySession;
+    private readonly LoneRunPinning? _pinning;
 
     /// <param name="latencySession">Optional: the same network on every core, for a request that runs alone.</param>
-    public LoadedModel(ModelDescriptor descriptor, InferenceSession session, string device, InferenceSession? latencySession = null)
+    /// <param name="pinning">Where the latency session's threads are pinned, the caller's CPU among them.</param>
+    public LoadedModel(ModelDescriptor descriptor, InferenceSession session, string device, InferenceSession? latencySession = null, LoneRunPinning? pinning = null)
     {
         Descriptor = descriptor;
         Device = device;
         _session = session;
         _latencySession = latencySession;
+        _pinning = latencySession is null ? null : pinning;
     }
 
     private LoadedModel(ModelDescriptor descriptor, string device)
@@ -59,6 +62,9 @@ public sealed class LoadedModel : IDisposable
     /// <summary>Whether a lone image can run on every core (see <see cref="InferenceOptions.LatencySession"/>).</summary>
     public bool HasLatencySession => _latencySession is not null;
 
+    /// <summary>Where a lone image's call runs, where it is pinned.</summary>
+    public LoneRunPinning? Pinning => _pinning;
+
     /// <summary>
     /// Runs one batch laid out NCHW from <paramref name="input"/> and writes the probability maps, one H×W plane per
     /// image, into <paramref name="output"/>: both buffers belong to the caller, so a batch allocates nothing large.
@@ -79,8 +85,14 @@ public sealed class LoadedModel : IDisposable
         using var outputValue = OrtValue.CreateTensorValueFromMemory(
             OrtMemoryInfo.DefaultInstance, outputSlice, [batchSize, 1, d.InputHeight, d.InputWidth]);
         using var runOptions = new RunOptions();
-        (alone && _latencySession is not null ? _latencySession : _session)
-            .Run(runOptions, [d.InputName], [inputValue], [d.OutputName], [outputValue]);
+        if (alone && _latencySession is not null)
+        {
+            RunAlone(_latencySession, runOptions, inputValue, outputValue);
+        }
+        else
+        {
+            _session.Run(runOptions, [d.InputName], [inputValue], [d.OutputName], [outputValue]);
+        }
 
         if (d.OutputKind == "logits")
         {
@@ -88,6 +100,27 @@ public sealed class LoadedModel : IDisposable
             for (var i = 0; i < span.Length; i++)
             {
                 span[i] = 1f / (1f + MathF.Exp(-span[i]));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs on the every-core session; where it is pinned, from the caller's own CPU, so that ONNX Runtime's threads
+    /// never wait behind the calling thread. The thread gets its own CPUs back afterwards.
+    /// </summary>
+    private void RunAlone(InferenceSession session, RunOptions runOptions, OrtValue input, OrtValue output)
+    {
+        Span<byte> own = stackalloc byte[CpuAffinity.MaskBytes];
+        var pinned = _pinning is not null && CpuAffinity.TryGet(own) && CpuAffinity.TryPin(_pinning.CallerCpu);
+        try
+        {
+            session.Run(runOptions, [Descriptor.InputName], [input], [Descriptor.OutputName], [output]);
+        }
+        finally
+        {
+            if (pinned)
+            {
+                CpuAffinity.TrySet(own);
             }
         }
     }

@@ -80,7 +80,8 @@ public sealed partial class ModelRegistry : IAsyncDisposable
         var descriptor = ModelDescriptor.Read(Path.Combine(folder, "model.json"));
         var modelPath = Path.Combine(folder, "model.onnx");
         var (session, device) = CreateSession(modelPath);
-        return new LoadedModel(descriptor, session, device, CreateLatencySession(modelPath, device));
+        var (latencySession, pinning) = CreateLatencySession(modelPath, device, descriptor.Name);
+        return new LoadedModel(descriptor, session, device, latencySession, pinning);
     }
 
     private (InferenceSession Session, string Device) CreateSession(string modelPath)
@@ -105,18 +106,43 @@ public sealed partial class ModelRegistry : IAsyncDisposable
     }
 
     /// <summary>A session on every core for lone requests, where the main session runs on fewer threads.</summary>
-    private InferenceSession? CreateLatencySession(string modelPath, string device)
+    private (InferenceSession? Session, LoneRunPinning? Pinning) CreateLatencySession(string modelPath, string device, string model)
     {
         var settings = _options.Value;
         var cores = Environment.ProcessorCount;
         if (device != "cpu" || !settings.LatencySession || cores < 2 || Math.Max(1, settings.IntraOpThreads) >= cores)
         {
-            return null;
+            return (null, null);
         }
 
-        using var options = CreateSessionOptions(cpu: true);
-        options.IntraOpNumThreads = cores;
-        return new InferenceSession(modelPath, options);
+        var pinning = settings.PinLoneRuns ? LoneRunPinning.Plan(CpuAffinity.Allowed(), cores) : null;
+        try
+        {
+            var session = Create(pinning);
+            if (pinning is not null)
+            {
+                LogPinned(_logger, model, pinning.CallerCpu, pinning.ThreadCpus);
+            }
+
+            return (session, pinning);
+        }
+        catch (OnnxRuntimeException ex) when (pinning is not null)
+        {
+            LogPinningFailed(_logger, model, ex.Message);
+            return (Create(null), null);
+        }
+
+        InferenceSession Create(LoneRunPinning? threads)
+        {
+            using var options = CreateSessionOptions(cpu: true);
+            options.IntraOpNumThreads = cores;
+            if (threads is not null)
+            {
+                options.AddSessionConfigEntry("session.intra_op_thread_affinities", threads.ThreadAffinities);
+            }
+
+            return new InferenceSession(modelPath, options);
+        }
     }
 
     private SessionOptions CreateSessionOptions(bool cpu)
@@ -158,6 +184,12 @@ public sealed partial class ModelRegistry : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Model {Model} failed to load")]
     private static partial void LogLoadFailed(ILogger logger, Exception exception, string model);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Lone runs of {Model} call from CPU {CallerCpu}, with ONNX Runtime's threads on CPUs {ThreadCpus}")]
+    private static partial void LogPinned(ILogger logger, string model, int callerCpu, IReadOnlyList<int> threadCpus);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lone runs of {Model} stay unpinned: ONNX Runtime refused the thread affinities: {Reason}")]
+    private static partial void LogPinningFailed(ILogger logger, string model, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "CUDA execution provider unavailable, running on CPU: {Reason}")]
     private static partial void LogCudaFallback(ILogger logger, string reason);
