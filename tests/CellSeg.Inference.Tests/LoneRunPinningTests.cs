@@ -27,7 +27,7 @@ public sealed class LoneRunPinningTests
     }
 
     [Fact]
-    public async Task ALoneRunGivesTheCallingThreadItsCpusBackAndAnswersAsTheUnpinnedSessionDoes()
+    public async Task ALoneRunGivesTheCallingThreadItsCpusBackAndAnswersAsTheOneThreadSessionDoes()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var factory = new InferenceFactory();
@@ -69,7 +69,7 @@ public sealed class LoneRunPinningTests
     }
 
     [Fact]
-    public async Task TurnedOffTheLatencySessionIsNotPinned()
+    public async Task WithPinningTurnedOffTheLatencySessionStaysUnpinned()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var factory = new InferenceFactory(new Dictionary<string, string?> { ["Inference:PinLoneRuns"] = "false" });
