@@ -62,7 +62,7 @@ public sealed class LoadedModel : IDisposable
     /// <summary>Whether a lone image can run on every core (see <see cref="InferenceOptions.LatencySession"/>).</summary>
     public bool HasLatencySession => _latencySession is not null;
 
-    /// <summary>Where a lone image's call runs, where it is pinned.</summary>
+    /// <summary>The CPUs a lone image's call is pinned to; <see langword="null"/> where it runs unpinned.</summary>
     public LoneRunPinning? Pinning => _pinning;
 
     /// <summary>
