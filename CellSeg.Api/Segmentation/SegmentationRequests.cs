@@ -171,7 +171,7 @@ public sealed partial class SegmentationRequests(
         var now = time.GetUtcNow();
         var ids = candidates.Select(t => t.Id).ToList();
         await db.SegmentationTasks
-            .Where(t => ids.Contains(t.Id) && (t.Status == SegmentationTaskStatus.Queued || t.Status == SegmentationTaskStatus.Processing))
+            .LockedInIdOrder(ids, SegmentationTaskStatus.Queued, SegmentationTaskStatus.Processing)
             .ExecuteUpdateAsync(set => set
                 .SetProperty(t => t.Status, SegmentationTaskStatus.Cancelled)
                 .SetProperty(t => t.CompletedAt, now),

@@ -132,7 +132,7 @@ public sealed partial class SegmentationTaskRunner(
             var runIds = runnable.Select(d => d.Item.TaskId).ToList();
             var imageIds = runnable.Select(d => d.Item.ImageId).ToList();
             await db.SegmentationTasks
-                .Where(t => runIds.Contains(t.Id) && (t.Status == SegmentationTaskStatus.Queued || t.Status == SegmentationTaskStatus.Processing))
+                .LockedInIdOrder(runIds, SegmentationTaskStatus.Queued, SegmentationTaskStatus.Processing)
                 .ExecuteUpdateAsync(set => set
                     .SetProperty(t => t.Status, SegmentationTaskStatus.Processing)
                     .SetProperty(t => t.StartedAt, now)
@@ -242,7 +242,7 @@ public sealed partial class SegmentationTaskRunner(
             db.ChangeTracker.Clear();
             await using var transaction = await db.Database.BeginTransactionAsync(ct);
             var processing = (await db.SegmentationTasks
-                    .FromSql($"""SELECT * FROM segmentation_tasks WHERE "Id" = ANY({ids}) AND "Status" = 'Processing' FOR UPDATE""")
+                    .LockedInIdOrder(ids, SegmentationTaskStatus.Processing)
                     .AsNoTracking()
                     .Select(t => t.Id)
                     .ToListAsync(ct))

@@ -268,6 +268,77 @@ public sealed class SegmentationRequestTests(StoresFixture stores) : IAsyncLifet
     }
 
     [Fact]
+    public async Task CancellingEverythingLocksTheTasksInIdOrderSoItOnlyWaitsBehindAnotherHolder()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var user = await _stack.SignInAsync("lock-order@cellseg.test", ct);
+        var (project, images) = await UploadAsync(user, "LockOrder", 6, ct);
+        var batch = await user.RequestBatchSegmentationAsync(project, images, "hrnet", ct);
+        var dataSource = _stack.Api.Services.GetRequiredService<Npgsql.NpgsqlDataSource>();
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+
+        // Postgres's own uuid order; each row then rewritten from the last to the first, so that a scan of the table
+        // meets them in the reverse of that order.
+        var ids = new List<Guid>();
+        await using (var ordered = new Npgsql.NpgsqlCommand("""SELECT "Id" FROM segmentation_tasks WHERE "Id" = ANY($1) ORDER BY "Id" """, connection))
+        {
+            ordered.Parameters.AddWithValue(batch.Queued.Select(t => t.Id).ToArray());
+            await using var reader = await ordered.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                ids.Add(reader.GetGuid(0));
+            }
+        }
+
+        Assert.Equal(images.Length, ids.Count);
+        foreach (var id in Enumerable.Reverse(ids))
+        {
+            await using var rewrite = new Npgsql.NpgsqlCommand("""UPDATE segmentation_tasks SET "Priority" = "Priority" WHERE "Id" = $1""", connection);
+            rewrite.Parameters.AddWithValue(id);
+            await rewrite.ExecuteNonQueryAsync(ct);
+        }
+
+        // Another transaction (a worker's claim, say) holds the last task: the cancel waits for it holding all the others.
+        await using var holder = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await holder.BeginTransactionAsync(ct);
+        await using (var hold = new Npgsql.NpgsqlCommand("""SELECT 1 FROM segmentation_tasks WHERE "Id" = $1 FOR NO KEY UPDATE""", holder, transaction))
+        {
+            hold.Parameters.AddWithValue(ids[^1]);
+            await hold.ExecuteScalarAsync(ct);
+        }
+
+        var cancelling = CancelAsync(user, "/api/segmentation/cancel", ct);
+        await WaitForALockWaitAsync(connection, ct);
+        foreach (var id in ids[..^1])
+        {
+            await using var probe = new Npgsql.NpgsqlCommand("""SELECT 1 FROM segmentation_tasks WHERE "Id" = $1 FOR NO KEY UPDATE NOWAIT""", connection);
+            probe.Parameters.AddWithValue(id);
+            var refused = await Assert.ThrowsAsync<Npgsql.PostgresException>(() => probe.ExecuteScalarAsync(ct));
+            Assert.Equal(Npgsql.PostgresErrorCodes.LockNotAvailable, refused.SqlState);
+        }
+
+        Assert.False(cancelling.IsCompleted);
+        await transaction.CommitAsync(ct);
+        var cancelled = await cancelling;
+        Assert.Equal(ids.Order(), cancelled.TaskIds.Order());
+        Assert.All(await user.ListImagesAsync(project, ct), i => Assert.Equal("none", i.Status));
+    }
+
+    /// <summary>Returns once another session on this database waits for a row lock.</summary>
+    private static async Task WaitForALockWaitAsync(Npgsql.NpgsqlConnection connection, CancellationToken ct)
+    {
+        await using var waiting = new Npgsql.NpgsqlCommand(
+            """SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()""",
+            connection);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((long)(await waiting.ExecuteScalarAsync(ct))! == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "Nothing waited for the held row.");
+            await Task.Delay(10, ct);
+        }
+    }
+
+    [Fact]
     public async Task ImagesAreListedByStatusAndPaged()
     {
         var ct = TestContext.Current.CancellationToken;
