@@ -14,10 +14,10 @@ namespace CellSeg.Data;
 public sealed partial class DispatchMarks(NpgsqlDataSource dataSource, ILogger<DispatchMarks> logger) : BackgroundService
 {
     /// <summary>
-    /// Skips rows another transaction holds and returns the ones it marked. A worker's claim locks a batch's rows in
-    /// its own order; a mark that waited for them while holding others (the marks of several requests go out in one
-    /// transaction) met the claim in a deadlock, which Postgres breaks only after a second: the e2e scenario showed
-    /// the whole pipeline idle for that second. Skipped rows are marked on a later pass.
+    /// Skips rows another transaction holds and returns the ones it marked. The marks of several requests go out in
+    /// one transaction, one statement per request; a mark that waited for a worker's claim while holding rows of an
+    /// earlier statement met the claim in a deadlock, which Postgres breaks only after a second: the e2e scenario
+    /// showed the whole pipeline idle for that second. Skipped rows are marked on a later pass.
     /// </summary>
     private const string Sql = """
         UPDATE segmentation_tasks SET "DispatchEpoch" = $2, "DispatchedAt" = $3
