@@ -6,7 +6,7 @@ namespace CellSeg.Data;
 /// <summary>
 /// Statements that change many task rows at once take the rows' locks in "Id" order. A worker's claim, a worker's
 /// stored results and a user's cancellation can each hold some rows of the same set while they wait for the rest;
-/// with each lock order left to its plan (a primary-key scan goes in "Id" order, a scan of the status index or of
+/// with each lock order left to its plan (a primary-key scan goes in "Id" order, a scan of another index or of
 /// the table itself in another), two of them could each wait for the other until Postgres breaks the deadlock after
 /// a second and rolls one back. In one order, the later statement only waits.
 /// </summary>
