@@ -10,7 +10,6 @@ public sealed class LoadedModel : IDisposable
 {
     private readonly InferenceSession? _session;
     private readonly InferenceSession? _latencySession;
-    private readonly LoneRunPinning? _pinning;
 
     /// <param name="latencySession">Optional: the same network on every core, for a request that runs alone.</param>
     /// <param name="pinning">Where the latency session's threads are pinned, the caller's CPU among them.</param>
@@ -20,7 +19,7 @@ public sealed class LoadedModel : IDisposable
         Device = device;
         _session = session;
         _latencySession = latencySession;
-        _pinning = latencySession is null ? null : pinning;
+        Pinning = latencySession is null ? null : pinning;
     }
 
     private LoadedModel(ModelDescriptor descriptor, string device)
@@ -63,7 +62,7 @@ public sealed class LoadedModel : IDisposable
     public bool HasLatencySession => _latencySession is not null;
 
     /// <summary>The CPUs a lone image's call is pinned to; <see langword="null"/> where it runs unpinned.</summary>
-    public LoneRunPinning? Pinning => _pinning;
+    public LoneRunPinning? Pinning { get; }
 
     /// <summary>
     /// Runs one batch laid out NCHW from <paramref name="input"/> and writes the probability maps, one H×W plane per
@@ -111,7 +110,7 @@ public sealed class LoadedModel : IDisposable
     private void RunAlone(InferenceSession session, RunOptions runOptions, OrtValue input, OrtValue output)
     {
         Span<byte> own = stackalloc byte[CpuAffinity.MaskBytes];
-        var pinned = _pinning is not null && CpuAffinity.TryGet(own) && CpuAffinity.TryPin(_pinning.CallerCpu);
+        var pinned = Pinning is not null && CpuAffinity.TryGet(own) && CpuAffinity.TryPin(Pinning.CallerCpu);
         try
         {
             session.Run(runOptions, [Descriptor.InputName], [input], [Descriptor.OutputName], [output]);
